@@ -1,0 +1,186 @@
+//! Command line of the host: `efalia-host serve COMPONENT [OPTIONS]`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use efalia_host::engine::{Allocation, EngineOptions};
+use efalia_host::kv::{KvBackend, RedisBackend, SqliteBackend, SqliteLocation};
+use efalia_host::outbound::OutboundTimeouts;
+use efalia_host::{Host, HostOptions, RequestLimits, RuntimeConfig};
+
+/// Serve a wasi:http component with persistent key-value, config and an outbound allow-list.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve a component over HTTP/1.1 until SIGINT or SIGTERM.
+    Serve(ServeArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Component file (.wasm) exporting wasi:http/incoming-handler@0.2.x.
+    component: PathBuf,
+
+    /// Address to listen on; port 0 picks a free port, logged at start.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    listen: SocketAddr,
+
+    /// TOML file with [variables], [key_value_store.<label>] and [component] tables.
+    #[arg(long)]
+    config: Option<PathBuf>,
+
+    /// SQLite file of the key-value store, created if missing (ignored with --redis-url).
+    #[arg(long, default_value = "data/kv.sqlite3")]
+    sqlite_path: PathBuf,
+
+    /// Redis URL of the key-value store, e.g. redis://127.0.0.1:6379/0; replaces SQLite.
+    #[arg(long, env = "EFALIA_REDIS_URL")]
+    redis_url: Option<String>,
+
+    /// Extra outbound allow-list entry, scheme://host[:port] as in Spin (repeatable).
+    #[arg(long = "allow-outbound", value_name = "ENTRY")]
+    allow_outbound: Vec<String>,
+
+    /// Largest linear memory of one instance, in bytes.
+    #[arg(long, default_value_t = 128 << 20, value_name = "BYTES")]
+    max_instance_memory: usize,
+
+    /// Guest CPU time allowed per request, in milliseconds.
+    #[arg(long, default_value_t = 30_000, value_name = "MS")]
+    max_cpu_time: u64,
+
+    /// Largest request body, in bytes; larger requests get 413.
+    #[arg(long, default_value_t = 256 << 20, value_name = "BYTES")]
+    max_request_body: u64,
+
+    /// Requests served at once; further requests wait for a free slot.
+    #[arg(long, default_value_t = 100, value_name = "COUNT")]
+    max_concurrent_requests: usize,
+
+    /// Largest request header section, in bytes (at least 8192); larger requests get 431.
+    #[arg(long, default_value_t = 64 << 10, value_name = "BYTES")]
+    max_header_bytes: usize,
+
+    /// Time a client has to send its request headers, in seconds.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    header_read_timeout: u64,
+
+    /// Maximum time to connect to an outbound host, in milliseconds.
+    #[arg(long, default_value_t = 10_000, value_name = "MS")]
+    outbound_connect_timeout: u64,
+
+    /// Maximum wait for the first byte of an outbound response, in milliseconds.
+    #[arg(long, default_value_t = 60_000, value_name = "MS")]
+    outbound_first_byte_timeout: u64,
+
+    /// Maximum wait between two chunks of an outbound response body, in milliseconds.
+    #[arg(long, default_value_t = 30_000, value_name = "MS")]
+    outbound_between_bytes_timeout: u64,
+
+    /// Allocate instance memory on demand instead of from the pooling allocator.
+    #[arg(long)]
+    no_pooling: bool,
+
+    /// Time given to requests in flight after SIGINT or SIGTERM, in seconds.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    shutdown_timeout: u64,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {}", format!("{err:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let runtime = RuntimeConfig::load(args.config.as_deref(), std::env::vars(), &args.allow_outbound)?;
+    let kv_backend: Arc<dyn KvBackend> = match &args.redis_url {
+        Some(url) => Arc::new(RedisBackend::connect(url).await?),
+        None => Arc::new(SqliteBackend::open(SqliteLocation::Path(args.sqlite_path.clone()))?),
+    };
+    let options = HostOptions {
+        engine: EngineOptions {
+            allocation: if args.no_pooling { Allocation::OnDemand } else { Allocation::PoolingIfAvailable },
+            max_instance_memory: args.max_instance_memory,
+            max_instances: u32::try_from(args.max_concurrent_requests).unwrap_or(u32::MAX),
+        },
+        limits: RequestLimits {
+            max_cpu_time: Duration::from_millis(args.max_cpu_time),
+            max_request_body: args.max_request_body,
+            max_concurrent_requests: args.max_concurrent_requests,
+            max_header_bytes: args.max_header_bytes,
+            header_read_timeout: Duration::from_secs(args.header_read_timeout),
+        },
+        outbound_timeouts: OutboundTimeouts {
+            connect: Duration::from_millis(args.outbound_connect_timeout),
+            first_byte: Duration::from_millis(args.outbound_first_byte_timeout),
+            between_bytes: Duration::from_millis(args.outbound_between_bytes_timeout),
+        },
+        runtime,
+        kv_backend,
+    };
+    let host = Arc::new(Host::new(&args.component, options)?);
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|err| anyhow::anyhow!("cannot listen on {}: {err}", args.listen))?;
+    host.serve(listener, shutdown_signal(), Duration::from_secs(args.shutdown_timeout)).await
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot listen for SIGTERM; only SIGINT stops the host");
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => tracing::info!("SIGINT received"),
+            _ = terminate.recv() => tracing::info!("SIGTERM received"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+        tracing::info!("interrupt received");
+    }
+}

@@ -1,0 +1,1 @@
+//! ONLYOFFICE protocol values: file types, document keys and the editor configuration.

@@ -1,0 +1,367 @@
+//! Efalia user tokens: the JWT that Efalia's identity provider issues and that user routes receive
+//! as `Authorization: Bearer <jwt>`.
+
+use std::fmt;
+
+use jwt_simple::JWTError;
+use jwt_simple::algorithms::{
+    ECDSAP256PublicKeyLike, ES256PublicKey, Ed25519PublicKey, EdDSAPublicKeyLike, RS256PublicKey,
+    RSAPublicKeyLike,
+};
+use jwt_simple::common::VerificationOptions;
+use jwt_simple::prelude::{Duration, UnixTimeStamp};
+use serde_json::{Map, Value};
+
+use super::access::AccessKind;
+use super::jwt::{self, HS256, HeaderRules, Leeway};
+use super::secret::SecretKey;
+use super::TokenError;
+
+/// Setting that holds the HS256 secret of user tokens.
+pub const USER_SECRET_SETTING: &str = "user_jwt_secret";
+/// Setting that holds the PEM public key of user tokens.
+pub const USER_PUBLIC_KEY_SETTING: &str = "user_jwt_public_key";
+
+/// Role that grants administration rights.
+const ADMIN_ROLE: &str = "admin";
+
+/// Settings for user tokens. Exactly one of `secret` and `public_key_pem` must be set. An empty
+/// string counts as unset, because unset configuration variables often read as empty.
+#[derive(Clone, Default)]
+pub struct UserJwtSettings {
+    /// HS256 secret (`user_jwt_secret`).
+    pub secret: Option<String>,
+    /// PEM public key (`user_jwt_public_key`): RSA selects RS256, EC P-256 selects ES256 and
+    /// Ed25519 selects EdDSA.
+    pub public_key_pem: Option<String>,
+    /// Required `iss` value (`user_jwt_issuer`), when set.
+    pub issuer: Option<String>,
+    /// Value that `aud` must contain (`user_jwt_audience`), when set.
+    pub audience: Option<String>,
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`.
+    pub leeway: Leeway,
+}
+
+impl fmt::Debug for UserJwtSettings {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("UserJwtSettings")
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("public_key_pem", &self.public_key_pem.is_some())
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("leeway", &self.leeway)
+            .finish()
+    }
+}
+
+/// The authenticated user, taken from a verified user token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Efalia user id (`sub`), never empty.
+    pub id: String,
+    /// Display name (`name`), or the id when the token has no non-empty name.
+    pub name: String,
+    /// Whether `roles` contains `admin`.
+    pub is_admin: bool,
+    /// Whether `changement_mot_de_passe_requis` is true, in which case user routes answer 403.
+    pub must_change_password: bool,
+}
+
+/// The key that signs user tokens. Each variant pins one algorithm.
+enum UserKey {
+    Hs256(SecretKey),
+    Rs256(Box<RS256PublicKey>),
+    Es256(Box<ES256PublicKey>),
+    EdDsa(Box<Ed25519PublicKey>),
+}
+
+impl UserKey {
+    fn algorithm(&self) -> &'static str {
+        match self {
+            Self::Hs256(_) => HS256,
+            Self::Rs256(_) => "RS256",
+            Self::Es256(_) => "ES256",
+            Self::EdDsa(_) => "EdDSA",
+        }
+    }
+}
+
+/// Verifies user tokens with the configured key, issuer and audience.
+pub struct UserVerifier {
+    key: UserKey,
+    issuer: Option<String>,
+    audience: Option<String>,
+    leeway: Leeway,
+}
+
+impl fmt::Debug for UserVerifier {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("UserVerifier")
+            .field("algorithm", &self.key.algorithm())
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("leeway", &self.leeway)
+            .finish()
+    }
+}
+
+impl UserVerifier {
+    /// Builds a verifier from the settings, detecting the key type of a PEM key.
+    ///
+    /// # Errors
+    ///
+    /// [`TokenError::Config`] when both or neither of the key settings are set, or when the PEM
+    /// is not an RSA (2048 to 4096 bits), EC P-256 or Ed25519 public key.
+    /// [`TokenError::WeakSecret`] naming `user_jwt_secret` when the secret is weak.
+    pub fn from_settings(settings: &UserJwtSettings) -> Result<Self, TokenError> {
+        let secret = non_empty(settings.secret.as_deref());
+        let public_key_pem = non_empty(settings.public_key_pem.as_deref());
+
+        let key = match (secret, public_key_pem) {
+            (Some(secret), None) => UserKey::Hs256(SecretKey::new(USER_SECRET_SETTING, secret)?),
+            (None, Some(pem)) => parse_public_key(pem)?,
+            (Some(_), Some(_)) => {
+                return Err(TokenError::Config(format!(
+                    "both {USER_SECRET_SETTING} and {USER_PUBLIC_KEY_SETTING} are set; set only one"
+                )));
+            }
+            (None, None) => {
+                return Err(TokenError::Config(format!(
+                    "neither {USER_SECRET_SETTING} nor {USER_PUBLIC_KEY_SETTING} is set; set one to verify user tokens"
+                )));
+            }
+        };
+
+        Ok(Self {
+            key,
+            issuer: non_empty(settings.issuer.as_deref()).map(str::to_owned),
+            audience: non_empty(settings.audience.as_deref()).map(str::to_owned),
+            leeway: settings.leeway,
+        })
+    }
+
+    /// Returns the JOSE algorithm that every accepted token must name.
+    pub fn algorithm(&self) -> &'static str {
+        self.key.algorithm()
+    }
+
+    /// Verifies the token in an `Authorization: Bearer <jwt>` value; see [`Self::verify`].
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`super::parse_bearer`] and of [`Self::verify`].
+    pub fn verify_bearer(&self, header_value: &str, now: u64) -> Result<User, TokenError> {
+        self.verify(jwt::parse_bearer(header_value)?, now)
+    }
+
+    /// Verifies a user token at Unix time `now` (seconds) and returns its user.
+    ///
+    /// A `kid` header is tolerated and ignored because only one key is configured. A token whose
+    /// `aud` names a connector access token audience is rejected even when no audience is configured.
+    ///
+    /// # Errors
+    ///
+    /// Structure, algorithm, header, signature and time errors as for every token,
+    /// [`TokenError::WrongIssuer`] and [`TokenError::WrongAudience`] for the configured checks, and
+    /// [`TokenError::InvalidClaim`] for a missing or empty `sub` or a mistyped optional claim.
+    pub fn verify(&self, token: &str, now: u64) -> Result<User, TokenError> {
+        let rules = HeaderRules {
+            algorithm: self.key.algorithm(),
+            allow_key_id: true,
+        };
+        let compact = jwt::parse_compact(token, &rules)?;
+        self.verify_signature(&compact, token, now)?;
+
+        let claims = jwt::decode_claims(&compact)?;
+        jwt::check_times(&claims, now, self.leeway)?;
+        self.check_issuer(&claims)?;
+        self.check_audience(&claims)?;
+        user_from_claims(&claims)
+    }
+
+    fn verify_signature(
+        &self,
+        compact: &jwt::CompactToken<'_>,
+        token: &str,
+        now: u64,
+    ) -> Result<(), TokenError> {
+        // jwt-simple checks only the signature and `exp` here, with the same time and leeway;
+        // `check_times` then applies every time rule.
+        let options = || VerificationOptions {
+            accept_future: true,
+            time_tolerance: Some(Duration::from_secs(self.leeway.secs())),
+            artificial_time: Some(UnixTimeStamp::from_secs(now)),
+            max_token_length: Some(jwt::MAX_TOKEN_BYTES),
+            ..VerificationOptions::default()
+        };
+        let result = match &self.key {
+            UserKey::Hs256(secret) => return jwt::verify_hmac(compact, secret.bytes()),
+            UserKey::Rs256(key) => key.verify_token::<Map<String, Value>>(token, Some(options())),
+            UserKey::Es256(key) => key.verify_token::<Map<String, Value>>(token, Some(options())),
+            UserKey::EdDsa(key) => key.verify_token::<Map<String, Value>>(token, Some(options())),
+        };
+        result.map(drop).map_err(map_library_error)
+    }
+
+    fn check_issuer(&self, claims: &Map<String, Value>) -> Result<(), TokenError> {
+        let Some(expected) = &self.issuer else {
+            return Ok(());
+        };
+        match claims.get("iss") {
+            Some(Value::String(issuer)) if issuer == expected => Ok(()),
+            _ => Err(TokenError::WrongIssuer),
+        }
+    }
+
+    fn check_audience(&self, claims: &Map<String, Value>) -> Result<(), TokenError> {
+        let audiences: Vec<&str> = match claims.get("aud") {
+            None => Vec::new(),
+            Some(Value::String(audience)) => vec![audience.as_str()],
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+            Some(_) => {
+                return Err(TokenError::InvalidClaim {
+                    claim: "aud",
+                    reason: "not a string or an array of strings",
+                });
+            }
+        };
+
+        let connector_audiences = [
+            AccessKind::Download.audience(),
+            AccessKind::Callback.audience(),
+        ];
+        if audiences
+            .iter()
+            .any(|audience| connector_audiences.contains(audience))
+        {
+            return Err(TokenError::WrongAudience);
+        }
+
+        match &self.audience {
+            Some(expected) if !audiences.contains(&expected.as_str()) => {
+                Err(TokenError::WrongAudience)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Returns the user secret when user tokens use HS256, for the distinct-secrets check.
+    pub(crate) fn hmac_key(&self) -> Option<&SecretKey> {
+        match &self.key {
+            UserKey::Hs256(secret) => Some(secret),
+            _ => None,
+        }
+    }
+}
+
+fn non_empty(value: Option<&str>) -> Option<&str> {
+    value.filter(|value| !value.trim().is_empty())
+}
+
+/// Parses a PEM public key and picks the algorithm from its type. Each jwt-simple parser accepts
+/// only keys whose SubjectPublicKeyInfo names its own algorithm (and curve), so at most one succeeds.
+fn parse_public_key(pem: &str) -> Result<UserKey, TokenError> {
+    let pem = pem.trim();
+    let config_error = |message: &str| Err(TokenError::Config(format!("{USER_PUBLIC_KEY_SETTING} {message}")));
+
+    if pem.contains("PRIVATE KEY-----") {
+        return config_error("contains a private key; set the public key only");
+    }
+    if pem.contains("-----BEGIN CERTIFICATE-----") {
+        return config_error(
+            "is a certificate; set its public key instead (`openssl x509 -pubkey -noout`)",
+        );
+    }
+    if pem.starts_with("-----BEGIN RSA PUBLIC KEY-----") {
+        return parse_rsa(pem);
+    }
+    if !pem.starts_with("-----BEGIN PUBLIC KEY-----") {
+        return config_error("is not a PEM public key starting with -----BEGIN PUBLIC KEY-----");
+    }
+
+    if let Ok(key) = Ed25519PublicKey::from_pem(pem) {
+        return Ok(UserKey::EdDsa(Box::new(key)));
+    }
+    if let Ok(key) = ES256PublicKey::from_pem(pem) {
+        return Ok(UserKey::Es256(Box::new(key)));
+    }
+    parse_rsa(pem)
+}
+
+fn parse_rsa(pem: &str) -> Result<UserKey, TokenError> {
+    match RS256PublicKey::from_pem(pem) {
+        Ok(key) => Ok(UserKey::Rs256(Box::new(key))),
+        Err(error) => match error.downcast_ref::<JWTError>() {
+            Some(JWTError::WeakKey | JWTError::UnsupportedRSAModulus) => {
+                Err(TokenError::Config(format!(
+                    "{USER_PUBLIC_KEY_SETTING} is an RSA key outside 2048 to 4096 bits"
+                )))
+            }
+            _ => Err(TokenError::Config(format!(
+                "{USER_PUBLIC_KEY_SETTING} is not an RSA, EC P-256 or Ed25519 public key"
+            ))),
+        },
+    }
+}
+
+/// Maps a jwt-simple verification error. The header was already checked, so the remaining
+/// failures are the signature, `exp`, or claims that jwt-simple cannot decode.
+fn map_library_error(error: jwt_simple::Error) -> TokenError {
+    match error.downcast_ref::<JWTError>() {
+        Some(JWTError::InvalidSignature) => TokenError::BadSignature,
+        Some(JWTError::TokenHasExpired) => TokenError::Expired,
+        Some(JWTError::TokenNotValidYet | JWTError::ClockDrift) => TokenError::NotYetValid,
+        Some(JWTError::AlgorithmMismatch) => TokenError::Malformed("token algorithm is not accepted"),
+        _ => TokenError::Malformed("token claims or signature cannot be decoded"),
+    }
+}
+
+fn user_from_claims(claims: &Map<String, Value>) -> Result<User, TokenError> {
+    let id = match claims.get("sub") {
+        Some(Value::String(sub)) if !sub.is_empty() => sub.clone(),
+        Some(Value::String(_)) => return Err(invalid("sub", "empty")),
+        Some(_) => return Err(invalid("sub", "not a string")),
+        None => return Err(invalid("sub", "missing")),
+    };
+
+    let name = match claims.get("name") {
+        None | Some(Value::Null) => id.clone(),
+        Some(Value::String(name)) if name.trim().is_empty() => id.clone(),
+        Some(Value::String(name)) => name.clone(),
+        Some(_) => return Err(invalid("name", "not a string")),
+    };
+
+    let is_admin = match claims.get("roles") {
+        None | Some(Value::Null) => false,
+        Some(Value::Array(roles)) => {
+            if !roles.iter().all(Value::is_string) {
+                return Err(invalid("roles", "not an array of strings"));
+            }
+            roles.iter().any(|role| role.as_str() == Some(ADMIN_ROLE))
+        }
+        Some(_) => return Err(invalid("roles", "not an array of strings")),
+    };
+
+    let must_change_password = match claims.get("changement_mot_de_passe_requis") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(required)) => *required,
+        Some(_) => return Err(invalid("changement_mot_de_passe_requis", "not a boolean")),
+    };
+
+    Ok(User {
+        id,
+        name,
+        is_admin,
+        must_change_password,
+    })
+}
+
+fn invalid(claim: &'static str, reason: &'static str) -> TokenError {
+    TokenError::InvalidClaim { claim, reason }
+}
+
+#[cfg(test)]
+#[path = "user_tests.rs"]
+mod tests;
