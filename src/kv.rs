@@ -97,3 +97,69 @@ impl Kv for MemoryKv {
         Ok(true)
     }
 }
+
+/// The `default` store of `wasi:keyvalue@0.2.0-draft2`.
+pub struct WasiKv {
+    bucket: crate::bindings::wasi::keyvalue::store::Bucket,
+}
+
+/// Label of the store the connector keeps everything in.
+pub const STORE_LABEL: &str = "default";
+
+impl WasiKv {
+    /// Opens the `default` store.
+    ///
+    /// # Errors
+    /// [`KvError`] when the host does not provide it or denies access.
+    pub fn open() -> Result<Self, KvError> {
+        let bucket = crate::bindings::wasi::keyvalue::store::open(STORE_LABEL).map_err(wasi_error)?;
+        Ok(Self { bucket })
+    }
+}
+
+fn wasi_error(err: crate::bindings::wasi::keyvalue::store::Error) -> KvError {
+    use crate::bindings::wasi::keyvalue::store::Error;
+    KvError(match err {
+        Error::NoSuchStore => "no such store".to_owned(),
+        Error::AccessDenied => "access denied".to_owned(),
+        Error::Other(detail) => detail,
+    })
+}
+
+impl Kv for WasiKv {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        self.bucket.get(key).map_err(wasi_error)
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
+        self.bucket.set(key, value).map_err(wasi_error)
+    }
+
+    fn delete(&self, key: &str) -> Result<(), KvError> {
+        self.bucket.delete(key).map_err(wasi_error)
+    }
+
+    fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, KvError> {
+        let pairs = crate::bindings::wasi::keyvalue::batch::get_many(&self.bucket, keys).map_err(wasi_error)?;
+        // Hosts return pairs in request order, but match by key so a reordering cannot mix values.
+        let mut by_key: BTreeMap<String, Option<Vec<u8>>> = pairs.into_iter().collect();
+        Ok(keys.iter().map(|key| by_key.remove(key).flatten()).collect())
+    }
+
+    fn delete_many(&self, keys: &[String]) -> Result<(), KvError> {
+        crate::bindings::wasi::keyvalue::batch::delete_many(&self.bucket, keys).map_err(wasi_error)
+    }
+
+    fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: &[u8]) -> Result<bool, KvError> {
+        use crate::bindings::wasi::keyvalue::atomics::{self, Cas, CasError};
+        let cas = Cas::new(&self.bucket, key).map_err(wasi_error)?;
+        if cas.current().map_err(wasi_error)?.as_deref() != expected {
+            return Ok(false);
+        }
+        match atomics::swap(cas, new) {
+            Ok(()) => Ok(true),
+            Err(CasError::CasFailed(_)) => Ok(false),
+            Err(CasError::StoreError(err)) => Err(wasi_error(err)),
+        }
+    }
+}

@@ -7,7 +7,8 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use support::guest::guest_wasm;
-use support::host::{HostProcess, get, put, run_to_exit};
+use support::host::{get, put};
+use support::process::{HostProcess, run_to_exit};
 use support::upstream::Upstream;
 
 fn serve_args<'a>(wasm: &'a str, sqlite: &'a str) -> Vec<&'a str> {

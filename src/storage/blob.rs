@@ -12,11 +12,11 @@ use uuid::Uuid;
 use super::StorageError;
 use crate::kv::Kv;
 
-/// Size of every chunk except the last: 256 KiB, below the value limit of every hosted
-/// key-value store the connector targets (400 KB on DynamoDB, 1 MB on Fermyon Cloud and Akamai).
+/// Size of every chunk except the last: 256 KiB, which leaves room under the smallest per-value
+/// limit of the hosted stores Spin can use, the 400 KB item size of `DynamoDB`.
 pub const CHUNK_SIZE: usize = 256 * 1024;
 
-/// Where and what a stored binary is.
+/// Reference to a stored binary: its blob id, size, digest and chunk count.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlobRef {
     /// Blob id, part of every chunk key.
@@ -34,11 +34,19 @@ fn chunk_key(doc_id: Uuid, blob_id: Uuid, index: u32) -> String {
 }
 
 fn chunk_keys(doc_id: Uuid, blob_id: Uuid, count: u32) -> Vec<String> {
-    (0..count).map(|index| chunk_key(doc_id, blob_id, index)).collect()
+    (0..count)
+        .map(|index| chunk_key(doc_id, blob_id, index))
+        .collect()
 }
 
 fn to_hex(digest: &[u8; 32]) -> String {
-    digest.iter().map(|byte| format!("{byte:02x}")).collect()
+    const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(2 * digest.len());
+    for byte in digest {
+        hex.push(char::from(HEX_DIGITS[usize::from(byte >> 4)]));
+        hex.push(char::from(HEX_DIGITS[usize::from(byte & 0x0f)]));
+    }
+    hex
 }
 
 /// Writes one binary as chunks, buffering at most one chunk.
@@ -95,17 +103,24 @@ impl<'a, K: Kv + ?Sized> BlobWriter<'a, K> {
     ///
     /// # Errors
     ///
-    /// [`StorageError::TooLarge`] when the total would exceed `max_bytes`, in which case nothing of
-    /// `data` is taken; [`StorageError::Kv`] when storing a chunk fails; [`StorageError::Corrupt`]
-    /// when called again after an error. After any error, call [`BlobWriter::abort`].
+    /// - [`StorageError::TooLarge`] when the total would exceed `max_bytes`. Nothing of `data` is
+    ///   taken then.
+    /// - [`StorageError::Kv`] when storing a chunk fails.
+    /// - [`StorageError::Corrupt`] when called again after an error.
+    ///
+    /// After any error, call [`BlobWriter::abort`].
     pub fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
         if self.failed {
-            return Err(StorageError::Corrupt("blob writer used after a failed write".to_owned()));
+            return Err(StorageError::Corrupt(
+                "blob writer used after a failed write".to_owned(),
+            ));
         }
         let new_size = self.size.saturating_add(data.len() as u64);
         if new_size > self.max_bytes {
             self.failed = true;
-            return Err(StorageError::TooLarge { max: self.max_bytes });
+            return Err(StorageError::TooLarge {
+                max: self.max_bytes,
+            });
         }
 
         let mut rest = data;
@@ -127,19 +142,26 @@ impl<'a, K: Kv + ?Sized> BlobWriter<'a, K> {
     ///
     /// # Errors
     ///
-    /// [`StorageError::Kv`] when storing the last chunk fails, and the error of an earlier failed
-    /// write. In both cases `finish` deletes the chunks already written before it returns.
+    /// - [`StorageError::Kv`] when storing the last chunk fails.
+    /// - [`StorageError::Corrupt`] when an earlier write failed.
+    ///
+    /// In both cases `finish` deletes the chunks already written before it returns, and logs to
+    /// stderr when that delete fails.
     pub fn finish(mut self) -> Result<BlobRef, StorageError> {
         let stored = if self.failed {
-            Err(StorageError::Corrupt("blob writer finished after a failed write".to_owned()))
+            Err(StorageError::Corrupt(
+                "blob writer finished after a failed write".to_owned(),
+            ))
         } else if self.buffer.is_empty() {
             Ok(())
         } else {
             self.store_buffer()
         };
         if let Err(error) = stored {
-            // NOTE: when the store also fails to delete, the chunks stay behind unreferenced.
-            let _ = self.abort();
+            let (doc_id, blob_id) = (self.doc_id, self.blob_id);
+            if let Err(cleanup) = self.abort() {
+                log_unreferenced_chunks(doc_id, blob_id, &cleanup);
+            }
             return Err(error);
         }
 
@@ -155,7 +177,7 @@ impl<'a, K: Kv + ?Sized> BlobWriter<'a, K> {
     ///
     /// # Errors
     ///
-    /// [`StorageError::Kv`] when the delete fails; the chunks then stay in the store.
+    /// [`StorageError::Kv`] when the delete fails. The chunks then stay in the store.
     pub fn abort(self) -> Result<(), StorageError> {
         let keys = chunk_keys(self.doc_id, self.blob_id, self.chunks_attempted);
         if !keys.is_empty() {
@@ -177,12 +199,25 @@ impl<'a, K: Kv + ?Sized> BlobWriter<'a, K> {
     }
 }
 
+/// Logs chunks that may stay in the store with no version referencing them, in the line format
+/// of the crate's log module. Storage has no route, so the line names `storage` instead.
+pub(super) fn log_unreferenced_chunks(doc_id: Uuid, blob_id: Uuid, cause: &dyn fmt::Display) {
+    eprintln!(
+        "level=error route=storage document={doc_id} user=- chunks of blob {blob_id} may stay in \
+         the store unreferenced: {cause}"
+    );
+}
+
 /// Deletes the chunks of `blob`. Use it only for a blob that no stored version references.
 ///
 /// # Errors
 ///
 /// [`StorageError::Kv`] when the delete fails.
-pub fn delete_blob<K: Kv + ?Sized>(kv: &K, doc_id: Uuid, blob: &BlobRef) -> Result<(), StorageError> {
+pub fn delete_blob<K: Kv + ?Sized>(
+    kv: &K,
+    doc_id: Uuid,
+    blob: &BlobRef,
+) -> Result<(), StorageError> {
     let keys = chunk_keys(doc_id, blob.id, blob.chunk_count);
     if !keys.is_empty() {
         kv.delete_many(&keys)?;
@@ -194,18 +229,24 @@ pub fn delete_blob<K: Kv + ?Sized>(kv: &K, doc_id: Uuid, blob: &BlobRef) -> Resu
 ///
 /// # Errors
 ///
-/// [`StorageError::NotFound`] when `index` is not below `chunk_count`; [`StorageError::Corrupt`]
-/// when the chunk is missing, has the wrong length, or the counts in `blob` disagree;
-/// [`StorageError::Kv`] when the read fails.
-pub fn read_chunk<K: Kv + ?Sized>(kv: &K, doc_id: Uuid, blob: &BlobRef, index: u32) -> Result<Vec<u8>, StorageError> {
+/// - [`StorageError::NotFound`] when `index` is not below `chunk_count`.
+/// - [`StorageError::Corrupt`] when the chunk is missing or has the wrong length, or when the size
+///   and chunk count in `blob` disagree.
+/// - [`StorageError::Kv`] when the read fails.
+pub fn read_chunk<K: Kv + ?Sized>(
+    kv: &K,
+    doc_id: Uuid,
+    blob: &BlobRef,
+    index: u32,
+) -> Result<Vec<u8>, StorageError> {
     if index >= blob.chunk_count {
         return Err(StorageError::NotFound);
     }
     let expected_len = expected_chunk_len(blob, index)?;
 
-    let chunk = kv
-        .get(&chunk_key(doc_id, blob.id, index))?
-        .ok_or_else(|| StorageError::Corrupt(format!("chunk {index} of blob {} is missing", blob.id)))?;
+    let chunk = kv.get(&chunk_key(doc_id, blob.id, index))?.ok_or_else(|| {
+        StorageError::Corrupt(format!("chunk {index} of blob {} is missing", blob.id))
+    })?;
     if chunk.len() != expected_len {
         return Err(StorageError::Corrupt(format!(
             "chunk {index} of blob {} has {} bytes, expected {expected_len}",
@@ -244,7 +285,13 @@ pub struct BlobReader<'a, K: Kv + ?Sized> {
 impl<'a, K: Kv + ?Sized> BlobReader<'a, K> {
     /// Starts reading `blob` of document `doc_id` from its first chunk.
     pub fn new(kv: &'a K, doc_id: Uuid, blob: &BlobRef) -> Self {
-        Self { kv, doc_id, blob: blob.clone(), next_index: 0, hasher: Some(Hash::new()) }
+        Self {
+            kv,
+            doc_id,
+            blob: blob.clone(),
+            next_index: 0,
+            hasher: Some(Hash::new()),
+        }
     }
 }
 
@@ -268,7 +315,10 @@ impl<K: Kv + ?Sized> Iterator for BlobReader<'_, K> {
         if to_hex(&digest) == self.blob.sha256 {
             None
         } else {
-            Some(Err(StorageError::Corrupt(format!("SHA-256 of blob {} does not match its metadata", self.blob.id))))
+            Some(Err(StorageError::Corrupt(format!(
+                "SHA-256 of blob {} does not match its metadata",
+                self.blob.id
+            ))))
         }
     }
 }

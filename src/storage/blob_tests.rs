@@ -5,7 +5,9 @@ const MIB: usize = 1024 * 1024;
 
 /// Returns `len` bytes that differ from chunk to chunk, so a swapped chunk changes the hash.
 fn pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|index| (index % 251) as u8 ^ (index / CHUNK_SIZE) as u8).collect()
+    (0..len)
+        .map(|index| (index % 251) as u8 ^ (index / CHUNK_SIZE) as u8)
+        .collect()
 }
 
 /// Writes `data` in pieces of `piece` bytes and returns the finished reference.
@@ -37,7 +39,10 @@ fn assert_round_trip(len: usize, expected_chunks: u32) {
     assert_eq!(blob.chunk_count, expected_chunks);
     assert_eq!(blob.sha256, to_hex(&Hash::hash(&data)));
     assert_eq!(kv.keys().len(), expected_chunks as usize);
-    assert!(read_all(&kv, doc_id, &blob).unwrap() == data, "content differs after round trip");
+    assert!(
+        read_all(&kv, doc_id, &blob).unwrap() == data,
+        "content differs after round trip"
+    );
 }
 
 #[test]
@@ -65,7 +70,10 @@ fn empty_blob_hash_is_sha256_of_nothing() {
     let kv = MemoryKv::default();
     let blob = BlobWriter::new(&kv, Uuid::new_v4(), 0).finish().unwrap();
 
-    assert_eq!(blob.sha256, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    assert_eq!(
+        blob.sha256,
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    );
 }
 
 #[test]
@@ -77,7 +85,10 @@ fn one_large_write_spans_chunks() {
     let blob = write_in_pieces(&kv, doc_id, &data, data.len());
 
     assert_eq!(blob.chunk_count, 3);
-    assert!(read_all(&kv, doc_id, &blob).unwrap() == data, "content differs after round trip");
+    assert!(
+        read_all(&kv, doc_id, &blob).unwrap() == data,
+        "content differs after round trip"
+    );
 }
 
 #[test]
@@ -87,7 +98,13 @@ fn chunk_keys_have_documented_shape() {
 
     let blob = write_in_pieces(&kv, doc_id, &pattern(CHUNK_SIZE + 1), CHUNK_SIZE);
 
-    assert_eq!(kv.keys(), [format!("blob:{doc_id}:{}:000000", blob.id), format!("blob:{doc_id}:{}:000001", blob.id)]);
+    assert_eq!(
+        kv.keys(),
+        [
+            format!("blob:{doc_id}:{}:000000", blob.id),
+            format!("blob:{doc_id}:{}:000001", blob.id)
+        ]
+    );
 }
 
 #[test]
@@ -97,9 +114,27 @@ fn chunks_stored_are_full_size_except_last() {
 
     let blob = write_in_pieces(&kv, doc_id, &pattern(CHUNK_SIZE * 2 + 5), 1000);
 
-    assert_eq!(kv.get(&chunk_key(doc_id, blob.id, 0)).unwrap().unwrap().len(), CHUNK_SIZE);
-    assert_eq!(kv.get(&chunk_key(doc_id, blob.id, 1)).unwrap().unwrap().len(), CHUNK_SIZE);
-    assert_eq!(kv.get(&chunk_key(doc_id, blob.id, 2)).unwrap().unwrap().len(), 5);
+    assert_eq!(
+        kv.get(&chunk_key(doc_id, blob.id, 0))
+            .unwrap()
+            .unwrap()
+            .len(),
+        CHUNK_SIZE
+    );
+    assert_eq!(
+        kv.get(&chunk_key(doc_id, blob.id, 1))
+            .unwrap()
+            .unwrap()
+            .len(),
+        CHUNK_SIZE
+    );
+    assert_eq!(
+        kv.get(&chunk_key(doc_id, blob.id, 2))
+            .unwrap()
+            .unwrap()
+            .len(),
+        5
+    );
 }
 
 #[test]
@@ -132,7 +167,10 @@ fn one_byte_over_max_is_too_large() {
 
     let result = writer.write(&pattern(401));
 
-    assert!(matches!(result, Err(StorageError::TooLarge { max: 1000 })), "{result:?}");
+    assert!(
+        matches!(result, Err(StorageError::TooLarge { max: 1000 })),
+        "{result:?}"
+    );
 }
 
 #[test]
@@ -142,7 +180,10 @@ fn too_large_then_abort_leaves_no_chunk() {
     let mut writer = BlobWriter::new(&kv, Uuid::new_v4(), max);
     writer.write(&pattern(CHUNK_SIZE * 2)).unwrap();
 
-    assert!(matches!(writer.write(&[0]), Err(StorageError::TooLarge { .. })));
+    assert!(matches!(
+        writer.write(&[0]),
+        Err(StorageError::TooLarge { .. })
+    ));
     assert_eq!(kv.keys().len(), 2);
     writer.abort().unwrap();
     assert!(kv.keys().is_empty(), "{:?}", kv.keys());
@@ -195,7 +236,10 @@ fn missing_chunk_is_corrupt() {
 
     let result = read_all(&kv, doc_id, &blob);
 
-    assert!(matches!(result, Err(StorageError::Corrupt(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(StorageError::Corrupt(_))),
+        "{result:?}"
+    );
 }
 
 #[test]
@@ -203,11 +247,15 @@ fn truncated_chunk_is_corrupt() {
     let kv = MemoryKv::default();
     let doc_id = Uuid::new_v4();
     let blob = write_in_pieces(&kv, doc_id, &pattern(100), 100);
-    kv.set(&chunk_key(doc_id, blob.id, 0), &pattern(99)).unwrap();
+    kv.set(&chunk_key(doc_id, blob.id, 0), &pattern(99))
+        .unwrap();
 
     let result = read_chunk(&kv, doc_id, &blob, 0);
 
-    assert!(matches!(result, Err(StorageError::Corrupt(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(StorageError::Corrupt(_))),
+        "{result:?}"
+    );
 }
 
 #[test]
@@ -219,7 +267,10 @@ fn changed_content_fails_hash_check() {
 
     let result = read_all(&kv, doc_id, &blob);
 
-    assert!(matches!(result, Err(StorageError::Corrupt(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(StorageError::Corrupt(_))),
+        "{result:?}"
+    );
 }
 
 #[test]
@@ -240,7 +291,10 @@ fn chunk_index_past_end_is_not_found() {
     let doc_id = Uuid::new_v4();
     let blob = write_in_pieces(&kv, doc_id, &pattern(10), 10);
 
-    assert!(matches!(read_chunk(&kv, doc_id, &blob, 1), Err(StorageError::NotFound)));
+    assert!(matches!(
+        read_chunk(&kv, doc_id, &blob, 1),
+        Err(StorageError::NotFound)
+    ));
 }
 
 #[test]
@@ -250,7 +304,10 @@ fn inconsistent_chunk_count_is_corrupt() {
     let mut blob = write_in_pieces(&kv, doc_id, &pattern(10), 10);
     blob.chunk_count = 2;
 
-    assert!(matches!(read_chunk(&kv, doc_id, &blob, 0), Err(StorageError::Corrupt(_))));
+    assert!(matches!(
+        read_chunk(&kv, doc_id, &blob, 0),
+        Err(StorageError::Corrupt(_))
+    ));
 }
 
 #[test]

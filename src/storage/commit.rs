@@ -1,11 +1,13 @@
 //! Loading documents and switching their metadata with compare-and-swap.
 //!
-//! Write order, kept by every change that adds a version: first all chunks of the new binary under
-//! a fresh blob id, which no metadata references yet; then the metadata under `doc:{id}`, in one
-//! compare-and-swap from the exact bytes that were read. A reader therefore sees either the old
-//! metadata, whose chunks are complete and untouched, or the new metadata, whose chunks are
-//! complete. A failure before the swap leaves the previous version current, and the unreferenced
-//! chunks are deleted by whoever wrote them (see [`super::store_binary`]).
+//! Write order, kept by every change that adds a version:
+//! 1. all chunks of the new binary, under a fresh blob id that no metadata references yet;
+//! 2. the metadata under `doc:{id}`, in one compare-and-swap from the exact bytes that were read.
+//!
+//! A reader therefore sees either the old metadata, whose chunks are complete and untouched, or
+//! the new metadata, whose chunks are complete. A failure before the swap leaves the previous
+//! version current, and the writer of the unreferenced chunks deletes them (see
+//! [`super::store_binary`]).
 
 use uuid::Uuid;
 
@@ -43,25 +45,32 @@ fn metadata_key(id: Uuid) -> String {
 }
 
 fn parse_document(bytes: &[u8], id: Uuid) -> Result<Document, StorageError> {
-    let document: Document = serde_json::from_slice(bytes)
-        .map_err(|error| StorageError::Corrupt(format!("metadata of document {id} is not valid: {error}")))?;
+    let document: Document = serde_json::from_slice(bytes).map_err(|error| {
+        StorageError::Corrupt(format!("metadata of document {id} is not valid: {error}"))
+    })?;
     document.validate(id)?;
     Ok(document)
 }
 
 fn serialize_document(document: &Document) -> Result<Vec<u8>, StorageError> {
     document.validate(document.id)?;
-    // Serialization only fails for maps with non-string keys, which `Document` does not have.
-    serde_json::to_vec(document)
-        .map_err(|error| StorageError::Corrupt(format!("metadata of document {} cannot be serialized: {error}", document.id)))
+    // serde_json fails only on maps with non-string keys and on failing `Serialize` impls, and
+    // `Document` has neither.
+    serde_json::to_vec(document).map_err(|error| {
+        StorageError::Corrupt(format!(
+            "metadata of document {} cannot be serialized: {error}",
+            document.id
+        ))
+    })
 }
 
 /// Loads the metadata of document `id`.
 ///
 /// # Errors
 ///
-/// [`StorageError::Corrupt`] when the stored JSON is invalid or breaks an invariant of
-/// [`Document::validate`]; [`StorageError::Kv`] when the read fails.
+/// - [`StorageError::Corrupt`] when the stored JSON is invalid or breaks an invariant of
+///   [`Document::validate`].
+/// - [`StorageError::Kv`] when the read fails.
 pub fn load_document<K: Kv + ?Sized>(kv: &K, id: Uuid) -> Result<Option<Document>, StorageError> {
     match kv.get(&metadata_key(id))? {
         Some(bytes) => parse_document(&bytes, id).map(Some),
@@ -76,8 +85,14 @@ pub fn load_document<K: Kv + ?Sized>(kv: &K, id: Uuid) -> Result<Option<Document
 ///
 /// # Errors
 ///
-/// [`StorageError::AlreadyExists`] when the id is taken; [`StorageError::Kv`] when the write fails.
-pub fn create_document<K: Kv + ?Sized>(kv: &K, doc_id: Uuid, blob: BlobRef, upload: &Upload) -> Result<Committed, StorageError> {
+/// - [`StorageError::AlreadyExists`] when the id is taken.
+/// - [`StorageError::Kv`] when the write fails.
+pub fn create_document<K: Kv + ?Sized>(
+    kv: &K,
+    doc_id: Uuid,
+    blob: BlobRef,
+    upload: &Upload,
+) -> Result<Committed, StorageError> {
     let version = build_version(1, blob, &NewVersion::upload(upload));
     let mut document = Document {
         id: doc_id,
@@ -100,7 +115,10 @@ pub fn create_document<K: Kv + ?Sized>(kv: &K, doc_id: Uuid, blob: BlobRef, uplo
     if !kv.compare_and_swap(&metadata_key(doc_id), None, &bytes)? {
         return Err(StorageError::AlreadyExists);
     }
-    Ok(Committed { document, outcome: Outcome::Changed })
+    Ok(Committed {
+        document,
+        outcome: Outcome::Changed,
+    })
 }
 
 /// Applies `update` to document `doc_id` and stores the result with compare-and-swap.
@@ -114,10 +132,12 @@ pub fn create_document<K: Kv + ?Sized>(kv: &K, doc_id: Uuid, blob: BlobRef, uplo
 ///
 /// # Errors
 ///
-/// [`StorageError::NotFound`] when the document does not exist; [`StorageError::Corrupt`] when the
-/// stored metadata is invalid or the updated document breaks an invariant;
-/// [`StorageError::Conflict`] after [`COMMIT_ATTEMPTS`] lost races; any error `update` returns,
-/// with nothing written; [`StorageError::Kv`] when the store fails.
+/// - [`StorageError::NotFound`] when the document does not exist.
+/// - [`StorageError::Corrupt`] when the stored metadata is invalid or the updated document breaks
+///   an invariant.
+/// - [`StorageError::Conflict`] after [`COMMIT_ATTEMPTS`] lost races.
+/// - Any error `update` returns, with nothing written.
+/// - [`StorageError::Kv`] when the store fails.
 pub fn commit_version<K, F>(kv: &K, doc_id: Uuid, mut update: F) -> Result<Committed, StorageError>
 where
     K: Kv + ?Sized,
@@ -138,7 +158,10 @@ where
 
         let bytes = serialize_document(&updated)?;
         if kv.compare_and_swap(&key, Some(&stored), &bytes)? {
-            return Ok(Committed { document: updated, outcome });
+            return Ok(Committed {
+                document: updated,
+                outcome,
+            });
         }
     }
     Err(StorageError::Conflict)

@@ -10,7 +10,10 @@ fn upload_by(user: &str) -> Upload {
     Upload {
         title: "report.docx".to_owned(),
         file_type: "docx".to_owned(),
-        author: Author { id: user.to_owned(), name: format!("Name of {user}") },
+        author: Author {
+            id: user.to_owned(),
+            name: format!("Name of {user}"),
+        },
         now: NOW,
     }
 }
@@ -26,7 +29,9 @@ fn empty_blob() -> BlobRef {
 }
 
 fn create_sample(kv: &MemoryKv) -> Document {
-    create_document(kv, Uuid::new_v4(), empty_blob(), &upload_by("u-owner")).unwrap().document
+    create_document(kv, Uuid::new_v4(), empty_blob(), &upload_by("u-owner"))
+        .unwrap()
+        .document
 }
 
 fn stored_bytes(kv: &MemoryKv, id: Uuid) -> Vec<u8> {
@@ -65,7 +70,13 @@ fn created_document_key_names_document_and_version() {
     let document = create_sample(&kv);
 
     assert!(is_valid_ds_key(&document.ds_key), "{}", document.ds_key);
-    assert!(document.ds_key.starts_with(&format!("{}-v1-", document.id.simple())), "{}", document.ds_key);
+    assert!(
+        document
+            .ds_key
+            .starts_with(&format!("{}-v1-", document.id.simple())),
+        "{}",
+        document.ds_key
+    );
 }
 
 #[test]
@@ -76,7 +87,10 @@ fn create_with_taken_id_is_already_exists() {
 
     let result = create_document(&kv, document.id, empty_blob(), &upload_by("u-other"));
 
-    assert!(matches!(result, Err(StorageError::AlreadyExists)), "{result:?}");
+    assert!(
+        matches!(result, Err(StorageError::AlreadyExists)),
+        "{result:?}"
+    );
     assert_eq!(stored_bytes(&kv, document.id), before);
 }
 
@@ -95,7 +109,10 @@ fn invalid_metadata_json_is_corrupt() {
 
     let result = load_document(&kv, id);
 
-    assert!(matches!(result, Err(StorageError::Corrupt(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(StorageError::Corrupt(_))),
+        "{result:?}"
+    );
 }
 
 #[test]
@@ -106,7 +123,10 @@ fn metadata_of_wrong_shape_is_corrupt() {
 
     let result = load_document(&kv, id);
 
-    assert!(matches!(result, Err(StorageError::Corrupt(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(StorageError::Corrupt(_))),
+        "{result:?}"
+    );
 }
 
 #[test]
@@ -114,11 +134,15 @@ fn metadata_stored_under_other_id_is_corrupt() {
     let kv = MemoryKv::default();
     let document = create_sample(&kv);
     let other_id = Uuid::new_v4();
-    kv.set(&metadata_key(other_id), &stored_bytes(&kv, document.id)).unwrap();
+    kv.set(&metadata_key(other_id), &stored_bytes(&kv, document.id))
+        .unwrap();
 
     let result = load_document(&kv, other_id);
 
-    assert!(matches!(result, Err(StorageError::Corrupt(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(StorageError::Corrupt(_))),
+        "{result:?}"
+    );
 }
 
 #[test]
@@ -129,7 +153,10 @@ fn commit_on_invalid_metadata_is_corrupt() {
 
     let result = commit_version(&kv, id, |_| Ok(Outcome::Changed));
 
-    assert!(matches!(result, Err(StorageError::Corrupt(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(StorageError::Corrupt(_))),
+        "{result:?}"
+    );
 }
 
 #[test]
@@ -154,7 +181,10 @@ fn commit_increments_revision() {
     .unwrap();
 
     assert_eq!(committed.document.revision, 2);
-    assert_eq!(load_document(&kv, document.id).unwrap(), Some(committed.document));
+    assert_eq!(
+        load_document(&kv, document.id).unwrap(),
+        Some(committed.document)
+    );
 }
 
 #[test]
@@ -200,7 +230,10 @@ fn update_breaking_invariant_is_corrupt_and_not_written() {
         Ok(Outcome::Changed)
     });
 
-    assert!(matches!(result, Err(StorageError::Corrupt(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(StorageError::Corrupt(_))),
+        "{result:?}"
+    );
     assert_eq!(stored_bytes(&kv, document.id), before);
 }
 
@@ -217,7 +250,11 @@ fn lost_race_is_retried_and_both_updates_apply() {
             let mut other = load_document(&kv, draft.id).unwrap().unwrap();
             other.rights.lecture.insert("u-reader".to_owned());
             other.revision += 1;
-            kv.set(&metadata_key(draft.id), &serde_json::to_vec(&other).unwrap()).unwrap();
+            kv.set(
+                &metadata_key(draft.id),
+                &serde_json::to_vec(&other).unwrap(),
+            )
+            .unwrap();
         }
         draft.rights.ecriture.insert("u-writer".to_owned());
         Ok(Outcome::Changed)
@@ -242,7 +279,11 @@ fn race_lost_on_every_attempt_is_conflict() {
         calls.set(calls.get() + 1);
         let mut other = load_document(&kv, draft.id).unwrap().unwrap();
         other.revision += 1;
-        kv.set(&metadata_key(draft.id), &serde_json::to_vec(&other).unwrap()).unwrap();
+        kv.set(
+            &metadata_key(draft.id),
+            &serde_json::to_vec(&other).unwrap(),
+        )
+        .unwrap();
         Ok(Outcome::Changed)
     });
 

@@ -13,7 +13,7 @@ use super::key::is_valid_ds_key;
 /// key was rotated can still be recognised.
 pub const RECENT_KEYS_MAX: usize = 5;
 
-/// How a version came to be.
+/// Origin of a version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum VersionKind {
@@ -81,7 +81,7 @@ pub struct Version {
     pub author: String,
     /// Display name of the author.
     pub author_name: String,
-    /// How the version came to be.
+    /// Origin of the version.
     pub kind: VersionKind,
     /// Chunks of the binary.
     pub blob: BlobRef,
@@ -128,6 +128,8 @@ pub struct Document {
     /// Users the document is shared with.
     pub rights: Rights,
     /// Every version, oldest first.
+    // NOTE: versions and their chunks are never pruned. Each version adds roughly 0.5 KB of JSON
+    // (an estimate), so thousands of versions approach the value limits of hosted stores.
     pub versions: Vec<Version>,
     /// The last [`RECENT_KEYS_MAX`] retired document keys, oldest first.
     #[serde(default)]
@@ -156,7 +158,9 @@ impl Document {
 
     /// Returns version `number`.
     pub fn version(&self, number: u32) -> Option<&Version> {
-        self.versions.iter().find(|version| version.number == number)
+        self.versions
+            .iter()
+            .find(|version| version.number == number)
     }
 
     /// Returns the current version; `None` only in metadata that failed [`Document::validate`].
@@ -176,7 +180,9 @@ impl Document {
 
     /// Returns whether a version stores its binary in blob `blob_id`.
     pub fn references_blob(&self, blob_id: Uuid) -> bool {
-        self.versions.iter().any(|version| version.blob.id == blob_id)
+        self.versions
+            .iter()
+            .any(|version| version.blob.id == blob_id)
     }
 
     /// Replaces the document key with `new_key` and remembers the old one, keeping the last
@@ -201,7 +207,11 @@ impl Document {
     ///
     /// [`StorageError::Corrupt`] naming the first broken invariant.
     pub fn validate(&self, expected_id: Uuid) -> Result<(), StorageError> {
-        let corrupt = |problem: &str| Err(StorageError::Corrupt(format!("metadata of document {expected_id}: {problem}")));
+        let corrupt = |problem: &str| {
+            Err(StorageError::Corrupt(format!(
+                "metadata of document {expected_id}: {problem}"
+            )))
+        };
 
         if self.id != expected_id {
             return corrupt(&format!("stored id is {}", self.id));
@@ -209,14 +219,24 @@ impl Document {
         if !is_valid_ds_key(&self.ds_key) {
             return corrupt("document key is invalid");
         }
-        if self.versions.windows(2).any(|pair| pair[0].number >= pair[1].number) {
+        if self
+            .versions
+            .windows(2)
+            .any(|pair| pair[0].number >= pair[1].number)
+        {
             return corrupt("version numbers do not increase");
         }
         let Some(current) = self.current() else {
-            return corrupt(&format!("current version {} is missing", self.current_version));
+            return corrupt(&format!(
+                "current version {} is missing",
+                self.current_version
+            ));
         };
         if !current.kind.becomes_current() {
-            return corrupt(&format!("current version {} is a {:?} copy", current.number, current.kind));
+            return corrupt(&format!(
+                "current version {} is a {:?} copy",
+                current.number, current.kind
+            ));
         }
         if current.size != self.size || current.sha256 != self.sha256 {
             return corrupt("size or SHA-256 differs from the current version");
@@ -241,7 +261,12 @@ pub(super) mod tests {
     /// Builds a valid one-version document owned by `owner`, without touching a store.
     pub(crate) fn sample_document(owner: &str) -> Document {
         let id = Uuid::new_v4();
-        let blob = BlobRef { id: Uuid::new_v4(), size: 3, sha256: "ab".repeat(32), chunk_count: 1 };
+        let blob = BlobRef {
+            id: Uuid::new_v4(),
+            size: 3,
+            sha256: "ab".repeat(32),
+            chunk_count: 1,
+        };
         let version = Version {
             number: 1,
             size: 3,
@@ -342,11 +367,20 @@ pub(super) mod tests {
             document.retire_key(format!("key-{number}"), "2026-01-05T10:00:00Z");
         }
 
-        let kept: Vec<&str> = document.recent_keys.iter().map(|recent| recent.key.as_str()).collect();
+        let kept: Vec<&str> = document
+            .recent_keys
+            .iter()
+            .map(|recent| recent.key.as_str())
+            .collect();
         assert_eq!(kept, ["key-2", "key-3", "key-4", "key-5", "key-6"]);
         assert_eq!(document.ds_key, "key-7");
         assert!(document.recent_key(&first_key).is_none());
-        assert_eq!(document.recent_key("key-6").map(|recent| recent.retired_by_version), Some(7));
+        assert_eq!(
+            document
+                .recent_key("key-6")
+                .map(|recent| recent.retired_by_version),
+            Some(7)
+        );
     }
 
     #[test]
@@ -360,7 +394,10 @@ pub(super) mod tests {
     fn validate_rejects_other_id() {
         let document = sample_document("u-owner");
 
-        assert!(matches!(document.validate(Uuid::new_v4()), Err(StorageError::Corrupt(_))));
+        assert!(matches!(
+            document.validate(Uuid::new_v4()),
+            Err(StorageError::Corrupt(_))
+        ));
     }
 
     #[test]
@@ -368,7 +405,10 @@ pub(super) mod tests {
         let mut document = sample_document("u-owner");
         document.current_version = 9;
 
-        assert!(matches!(document.validate(document.id), Err(StorageError::Corrupt(_))));
+        assert!(matches!(
+            document.validate(document.id),
+            Err(StorageError::Corrupt(_))
+        ));
     }
 
     #[test]
@@ -376,7 +416,10 @@ pub(super) mod tests {
         let mut document = sample_document("u-owner");
         document.ds_key = "no spaces allowed".to_owned();
 
-        assert!(matches!(document.validate(document.id), Err(StorageError::Corrupt(_))));
+        assert!(matches!(
+            document.validate(document.id),
+            Err(StorageError::Corrupt(_))
+        ));
     }
 
     #[test]

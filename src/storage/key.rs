@@ -17,7 +17,8 @@ const BASE62_DIGITS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi
 /// Returns whether `key` is a document key the Document Server accepts: 1 to 128 characters from
 /// `0-9 A-Z a-z . _ = -`.
 pub fn is_valid_ds_key(key: &str) -> bool {
-    let allowed = |byte: u8| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'=' | b'-');
+    let allowed =
+        |byte: u8| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'=' | b'-');
 
     !key.is_empty() && key.len() <= MAX_DS_KEY_LEN && key.bytes().all(allowed)
 }
@@ -73,7 +74,10 @@ mod tests {
         assert!(key.starts_with(&prefix), "{key}");
         let suffix = &key[prefix.len()..];
         assert_eq!(suffix.len(), RANDOM_SUFFIX_LEN);
-        assert!(suffix.bytes().all(|byte| byte.is_ascii_alphanumeric()), "{suffix}");
+        assert!(
+            suffix.bytes().all(|byte| byte.is_ascii_alphanumeric()),
+            "{suffix}"
+        );
     }
 
     #[test]

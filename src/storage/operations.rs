@@ -4,7 +4,7 @@
 use uuid::Uuid;
 
 use super::StorageError;
-use super::blob::{BlobRef, BlobWriter, delete_blob};
+use super::blob::{BlobRef, BlobWriter, delete_blob, log_unreferenced_chunks};
 use super::commit::{Committed, Outcome, commit_version, load_document};
 use super::document::{Author, Document, Rights, Version, VersionKind};
 use super::key::new_ds_key;
@@ -27,10 +27,10 @@ pub struct Upload {
 /// Description of a version to add with [`add_version`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewVersion {
-    /// How the version came to be; it decides whether the version becomes current.
+    /// Origin of the version, which decides whether it becomes current.
     pub kind: VersionKind,
     /// Whether to give the document a new document key. Pass `kind.rotates_key()` unless the
-    /// protocol case says otherwise.
+    /// callback case requires otherwise.
     pub rotate_key: bool,
     /// File name.
     pub title: String,
@@ -86,24 +86,33 @@ fn is_repeat(document: &Document, blob: &BlobRef, new: &NewVersion) -> bool {
         return false;
     };
     document.versions.iter().any(|version| {
-        version.kind == new.kind && version.ds_key.as_ref() == Some(ds_key) && version.sha256 == blob.sha256
+        version.kind == new.kind
+            && version.ds_key.as_ref() == Some(ds_key)
+            && version.sha256 == blob.sha256
     })
 }
 
 /// Adds `blob` as the next version of document `doc_id`.
 ///
-/// Versions of a kind that [`VersionKind::becomes_current`] become current; recovery and conflict
-/// copies only join the version list. With `new.rotate_key` the document gets a new key and the old
-/// one joins the recent keys. When `new.ds_key` is set and a version of the same kind with the same
-/// SHA-256 was already saved under that key, the call is a repeated callback: nothing is written and
-/// the outcome is [`Outcome::Unchanged`].
+/// Versions of a kind that [`VersionKind::becomes_current`] become current, while recovery and
+/// conflict copies only join the version list. With `new.rotate_key` the document gets a new key
+/// and the old one joins the recent keys.
+///
+/// When `new.ds_key` is set and a version of the same kind with the same SHA-256 was already saved
+/// under that key, the call is a repeated callback. Nothing is written then, and the outcome is
+/// [`Outcome::Unchanged`].
 ///
 /// The chunks of `blob` must already be stored.
 ///
 /// # Errors
 ///
 /// As [`commit_version`].
-pub fn add_version<K: Kv + ?Sized>(kv: &K, doc_id: Uuid, blob: BlobRef, new: &NewVersion) -> Result<Committed, StorageError> {
+pub fn add_version<K: Kv + ?Sized>(
+    kv: &K,
+    doc_id: Uuid,
+    blob: BlobRef,
+    new: &NewVersion,
+) -> Result<Committed, StorageError> {
     let now = format_rfc3339(new.now);
 
     commit_version(kv, doc_id, |document| {
@@ -130,16 +139,25 @@ pub fn add_version<K: Kv + ?Sized>(kv: &K, doc_id: Uuid, blob: BlobRef, new: &Ne
 /// # Errors
 ///
 /// As [`commit_version`].
-pub fn replace_binary<K: Kv + ?Sized>(kv: &K, doc_id: Uuid, blob: BlobRef, upload: &Upload) -> Result<Committed, StorageError> {
+pub fn replace_binary<K: Kv + ?Sized>(
+    kv: &K,
+    doc_id: Uuid,
+    blob: BlobRef,
+    upload: &Upload,
+) -> Result<Committed, StorageError> {
     add_version(kv, doc_id, blob, &NewVersion::upload(upload))
 }
 
-/// Sets who may read and write document `doc_id`; writes nothing when the rights are the same.
+/// Sets who may read and write document `doc_id`. Writes nothing when the rights are the same.
 ///
 /// # Errors
 ///
 /// As [`commit_version`].
-pub fn set_rights<K: Kv + ?Sized>(kv: &K, doc_id: Uuid, rights: &Rights) -> Result<Committed, StorageError> {
+pub fn set_rights<K: Kv + ?Sized>(
+    kv: &K,
+    doc_id: Uuid,
+    rights: &Rights,
+) -> Result<Committed, StorageError> {
     commit_version(kv, doc_id, |document| {
         if document.rights == *rights {
             return Ok(Outcome::Unchanged);
@@ -150,14 +168,19 @@ pub fn set_rights<K: Kv + ?Sized>(kv: &K, doc_id: Uuid, rights: &Rights) -> Resu
 }
 
 /// Gives document `doc_id` a new document key without a new version, if its key is still
-/// `current_key`; otherwise another request already rotated it and nothing is written.
+/// `current_key`. Otherwise another request already rotated it, and nothing is written.
 ///
-/// This is the case of a committed save whose content did not change (`notmodified`).
+/// A committed save whose content did not change (`notmodified`) needs exactly this.
 ///
 /// # Errors
 ///
 /// As [`commit_version`].
-pub fn rotate_key<K: Kv + ?Sized>(kv: &K, doc_id: Uuid, current_key: &str, now: u64) -> Result<Committed, StorageError> {
+pub fn rotate_key<K: Kv + ?Sized>(
+    kv: &K,
+    doc_id: Uuid,
+    current_key: &str,
+    now: u64,
+) -> Result<Committed, StorageError> {
     let now = format_rfc3339(now);
 
     commit_version(kv, doc_id, |document| {
@@ -177,9 +200,15 @@ pub fn rotate_key<K: Kv + ?Sized>(kv: &K, doc_id: Uuid, current_key: &str, now: 
 ///
 /// # Errors
 ///
-/// The first error of `body`, or a [`StorageError`] converted into `E`:
-/// [`StorageError::TooLarge`] past `max_bytes`, [`StorageError::Kv`] when a write fails.
-pub fn write_blob<K, B, E>(kv: &K, doc_id: Uuid, max_bytes: u64, body: impl IntoIterator<Item = Result<B, E>>) -> Result<BlobRef, E>
+/// - The first error of `body`.
+/// - [`StorageError::TooLarge`] past `max_bytes`, converted into `E`.
+/// - [`StorageError::Kv`] when a write fails, converted into `E`.
+pub fn write_blob<K, B, E>(
+    kv: &K,
+    doc_id: Uuid,
+    max_bytes: u64,
+    body: impl IntoIterator<Item = Result<B, E>>,
+) -> Result<BlobRef, E>
 where
     K: Kv + ?Sized,
     B: AsRef<[u8]>,
@@ -195,7 +224,7 @@ where
         if let Err(error) = written {
             let blob_id = writer.blob_id();
             if let Err(cleanup) = writer.abort() {
-                eprintln!("storage: chunks of blob {blob_id} of document {doc_id} left behind: {cleanup}");
+                log_unreferenced_chunks(doc_id, blob_id, &cleanup);
             }
             return Err(error);
         }
@@ -227,10 +256,9 @@ where
     B: AsRef<[u8]>,
     E: From<StorageError>,
 {
-    let blob = write_blob(kv, doc_id, max_bytes, body)?;
-    let written = blob.clone();
+    let written = write_blob(kv, doc_id, max_bytes, body)?;
 
-    match commit(blob) {
+    match commit(written.clone()) {
         Ok(committed) => {
             if !committed.document.references_blob(written.id) {
                 discard_blob(kv, doc_id, &written);
@@ -239,12 +267,13 @@ where
         }
         Err(error) => {
             // Re-read the metadata, because a swap can succeed and still report a failure. If the
-            // read fails too, keeping unreferenced chunks is better than deleting a current version.
+            // read fails too, keeping unreferenced chunks is safer than deleting a current version.
             match load_document(kv, doc_id) {
                 Ok(Some(document)) if document.references_blob(written.id) => {}
                 Ok(_) => discard_blob(kv, doc_id, &written),
                 Err(reload) => {
-                    eprintln!("storage: chunks of blob {} of document {doc_id} kept, commit state unknown: {reload}", written.id);
+                    let cause = format!("kept because reloading the metadata failed: {reload}");
+                    log_unreferenced_chunks(doc_id, written.id, &cause);
                 }
             }
             Err(error.into())
@@ -254,7 +283,7 @@ where
 
 fn discard_blob<K: Kv + ?Sized>(kv: &K, doc_id: Uuid, blob: &BlobRef) {
     if let Err(error) = delete_blob(kv, doc_id, blob) {
-        eprintln!("storage: chunks of blob {} of document {doc_id} left behind: {error}", blob.id);
+        log_unreferenced_chunks(doc_id, blob.id, &error);
     }
 }
 

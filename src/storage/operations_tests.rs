@@ -1,4 +1,4 @@
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 use super::*;
 use crate::kv::{KvError, MemoryKv};
@@ -21,13 +21,16 @@ impl From<StorageError> for RouteError {
 }
 
 /// Store whose chunk writes or swaps can fail while deletes keep working, the way a store
-/// that refuses new data but still frees space behaves.
+/// that refuses new data but still frees space behaves. It can also let another writer store a
+/// value right before the next swap.
 #[derive(Default)]
 struct FlakyKv {
     inner: MemoryKv,
     /// When set, `set` fails once this many more calls have succeeded.
     fail_sets_after: Cell<Option<usize>>,
     fail_swaps: Cell<bool>,
+    /// Key and value written just before the next compare-and-swap, once.
+    write_before_swap: RefCell<Option<(String, Vec<u8>)>>,
 }
 
 impl Kv for FlakyKv {
@@ -56,20 +59,36 @@ impl Kv for FlakyKv {
         self.inner.delete_many(keys)
     }
 
-    fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: &[u8]) -> Result<bool, KvError> {
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<bool, KvError> {
         if self.fail_swaps.get() {
             return Err(KvError("injected swap failure".to_owned()));
+        }
+        if let Some((other_key, other_value)) = self.write_before_swap.take() {
+            self.inner.set(&other_key, &other_value)?;
         }
         self.inner.compare_and_swap(key, expected, new)
     }
 }
 
 fn author(user: &str) -> Author {
-    Author { id: user.to_owned(), name: format!("Name of {user}") }
+    Author {
+        id: user.to_owned(),
+        name: format!("Name of {user}"),
+    }
 }
 
 fn upload(title: &str, file_type: &str) -> Upload {
-    Upload { title: title.to_owned(), file_type: file_type.to_owned(), author: author("u-owner"), now: NOW }
+    Upload {
+        title: title.to_owned(),
+        file_type: file_type.to_owned(),
+        author: author("u-owner"),
+        now: NOW,
+    }
 }
 
 fn from_session(kind: VersionKind, ds_key: &str) -> NewVersion {
@@ -92,30 +111,46 @@ fn body_bytes(len: usize, seed: u8) -> Vec<u8> {
 
 /// Splits `data` into 64 KiB pieces, as a network read loop would yield them.
 fn pieces(data: &[u8]) -> Vec<Result<Vec<u8>, RouteError>> {
-    data.chunks(64 * 1024).map(|piece| Ok(piece.to_vec())).collect()
+    data.chunks(64 * 1024)
+        .map(|piece| Ok(piece.to_vec()))
+        .collect()
 }
 
 fn store_new_document<K: Kv + ?Sized>(kv: &K, data: &[u8]) -> Document {
     let doc_id = Uuid::new_v4();
     let upload = upload("report.docx", "docx");
 
-    store_binary(kv, doc_id, MAX_BYTES, pieces(data), |blob| create_document(kv, doc_id, blob, &upload))
-        .unwrap()
-        .document
+    store_binary(kv, doc_id, MAX_BYTES, pieces(data), |blob| {
+        create_document(kv, doc_id, blob, &upload)
+    })
+    .unwrap()
+    .document
 }
 
-fn store_new_version<K: Kv + ?Sized>(kv: &K, doc_id: Uuid, data: &[u8], new: &NewVersion) -> Result<Committed, RouteError> {
-    store_binary(kv, doc_id, MAX_BYTES, pieces(data), |blob| add_version(kv, doc_id, blob, new))
+fn store_new_version<K: Kv + ?Sized>(
+    kv: &K,
+    doc_id: Uuid,
+    data: &[u8],
+    new: &NewVersion,
+) -> Result<Committed, RouteError> {
+    store_binary(kv, doc_id, MAX_BYTES, pieces(data), |blob| {
+        add_version(kv, doc_id, blob, new)
+    })
 }
 
 /// Returns the chunk keys in the store, whatever blob they belong to.
 fn chunk_keys_in(kv: &MemoryKv) -> Vec<String> {
-    kv.keys().into_iter().filter(|key| key.starts_with("blob:")).collect()
+    kv.keys()
+        .into_iter()
+        .filter(|key| key.starts_with("blob:"))
+        .collect()
 }
 
 fn read_current(kv: &MemoryKv, document: &Document) -> Vec<u8> {
     let blob = &document.current().unwrap().blob;
-    BlobReader::new(kv, document.id, blob).flat_map(Result::unwrap).collect()
+    BlobReader::new(kv, document.id, blob)
+        .flat_map(Result::unwrap)
+        .collect()
 }
 
 #[test]
@@ -124,11 +159,34 @@ fn version_numbers_increase_across_kinds() {
     let document = store_new_document(&kv, b"v1");
     let key = document.ds_key.clone();
 
-    store_new_version(&kv, document.id, b"v2", &from_session(VersionKind::ForceSave, &key)).unwrap();
-    store_new_version(&kv, document.id, b"v3", &from_session(VersionKind::Save, &key)).unwrap();
-    let after = store_new_version(&kv, document.id, b"v4", &from_session(VersionKind::Recovery, &key)).unwrap().document;
+    store_new_version(
+        &kv,
+        document.id,
+        b"v2",
+        &from_session(VersionKind::ForceSave, &key),
+    )
+    .unwrap();
+    store_new_version(
+        &kv,
+        document.id,
+        b"v3",
+        &from_session(VersionKind::Save, &key),
+    )
+    .unwrap();
+    let after = store_new_version(
+        &kv,
+        document.id,
+        b"v4",
+        &from_session(VersionKind::Recovery, &key),
+    )
+    .unwrap()
+    .document;
 
-    let numbers: Vec<u32> = after.versions.iter().map(|version| version.number).collect();
+    let numbers: Vec<u32> = after
+        .versions
+        .iter()
+        .map(|version| version.number)
+        .collect();
     assert_eq!(numbers, [1, 2, 3, 4]);
     assert_eq!(after.next_version_number(), 5);
 }
@@ -138,9 +196,14 @@ fn save_becomes_current() {
     let kv = MemoryKv::default();
     let document = store_new_document(&kv, b"v1");
 
-    let after = store_new_version(&kv, document.id, b"saved", &from_session(VersionKind::Save, &document.ds_key))
-        .unwrap()
-        .document;
+    let after = store_new_version(
+        &kv,
+        document.id,
+        b"saved",
+        &from_session(VersionKind::Save, &document.ds_key),
+    )
+    .unwrap()
+    .document;
 
     assert_eq!(after.current_version, 2);
     assert_eq!(after.size, 5);
@@ -152,9 +215,14 @@ fn recovery_copy_keeps_current_version() {
     let kv = MemoryKv::default();
     let document = store_new_document(&kv, b"v1");
 
-    let after = store_new_version(&kv, document.id, b"recovered", &from_session(VersionKind::Recovery, &document.ds_key))
-        .unwrap()
-        .document;
+    let after = store_new_version(
+        &kv,
+        document.id,
+        b"recovered",
+        &from_session(VersionKind::Recovery, &document.ds_key),
+    )
+    .unwrap()
+    .document;
 
     assert_eq!(after.current_version, 1);
     assert_eq!(after.sha256, document.sha256);
@@ -175,7 +243,13 @@ fn upload_rotates_key() {
 
     assert_ne!(after.ds_key, document.ds_key);
     assert!(is_valid_ds_key(&after.ds_key));
-    assert!(after.ds_key.starts_with(&format!("{}-v2-", document.id.simple())), "{}", after.ds_key);
+    assert!(
+        after
+            .ds_key
+            .starts_with(&format!("{}-v2-", document.id.simple())),
+        "{}",
+        after.ds_key
+    );
 }
 
 #[test]
@@ -201,9 +275,14 @@ fn save_rotates_key() {
     let kv = MemoryKv::default();
     let document = store_new_document(&kv, b"v1");
 
-    let after = store_new_version(&kv, document.id, b"v2", &from_session(VersionKind::Save, &document.ds_key))
-        .unwrap()
-        .document;
+    let after = store_new_version(
+        &kv,
+        document.id,
+        b"v2",
+        &from_session(VersionKind::Save, &document.ds_key),
+    )
+    .unwrap()
+    .document;
 
     assert_ne!(after.ds_key, document.ds_key);
     assert!(is_valid_ds_key(&after.ds_key));
@@ -214,9 +293,14 @@ fn forcesave_keeps_key() {
     let kv = MemoryKv::default();
     let document = store_new_document(&kv, b"v1");
 
-    let after = store_new_version(&kv, document.id, b"v2", &from_session(VersionKind::ForceSave, &document.ds_key))
-        .unwrap()
-        .document;
+    let after = store_new_version(
+        &kv,
+        document.id,
+        b"v2",
+        &from_session(VersionKind::ForceSave, &document.ds_key),
+    )
+    .unwrap()
+    .document;
 
     assert_eq!(after.ds_key, document.ds_key);
     assert_eq!(after.current_version, 2);
@@ -228,14 +312,24 @@ fn rotation_records_recent_key() {
     let kv = MemoryKv::default();
     let document = store_new_document(&kv, b"v1");
 
-    let after = store_new_version(&kv, document.id, b"v2", &from_session(VersionKind::Save, &document.ds_key))
-        .unwrap()
-        .document;
+    let after = store_new_version(
+        &kv,
+        document.id,
+        b"v2",
+        &from_session(VersionKind::Save, &document.ds_key),
+    )
+    .unwrap()
+    .document;
 
-    let recent = after.recent_key(&document.ds_key).expect("old key is recent");
+    let recent = after
+        .recent_key(&document.ds_key)
+        .expect("old key is recent");
     assert_eq!(recent.retired_by_version, 2);
     assert_eq!(recent.retired_at, "2026-01-05T10:01:00Z");
-    assert_eq!(after.versions[1].ds_key.as_deref(), Some(document.ds_key.as_str()));
+    assert_eq!(
+        after.versions[1].ds_key.as_deref(),
+        Some(document.ds_key.as_str())
+    );
 }
 
 #[test]
@@ -247,11 +341,20 @@ fn recent_keys_keep_only_latest() {
     for round in 0..7u8 {
         retired.push(document.ds_key.clone());
         let new = from_session(VersionKind::Save, &document.ds_key);
-        document = store_new_version(&kv, document.id, &[round], &new).unwrap().document;
+        document = store_new_version(&kv, document.id, &[round], &new)
+            .unwrap()
+            .document;
     }
 
-    let kept: Vec<&str> = document.recent_keys.iter().map(|recent| recent.key.as_str()).collect();
-    let expected: Vec<&str> = retired[retired.len() - RECENT_KEYS_MAX..].iter().map(String::as_str).collect();
+    let kept: Vec<&str> = document
+        .recent_keys
+        .iter()
+        .map(|recent| recent.key.as_str())
+        .collect();
+    let expected: Vec<&str> = retired[retired.len() - RECENT_KEYS_MAX..]
+        .iter()
+        .map(String::as_str)
+        .collect();
     assert_eq!(kept, expected);
 }
 
@@ -266,16 +369,61 @@ fn repeated_save_callback_adds_nothing() {
 
     assert_eq!(repeat.outcome, Outcome::Unchanged);
     assert_eq!(repeat.document, first.document);
-    assert_eq!(chunk_keys_in(&kv).len(), 2, "chunks of the repeat must be deleted");
+    assert_eq!(
+        chunk_keys_in(&kv).len(),
+        2,
+        "chunks of the repeat must be deleted"
+    );
 }
 
 #[test]
-fn save_after_forcesave_under_same_key_is_new_version() {
+fn concurrent_repeated_save_adds_one_version() {
+    let kv = FlakyKv::default();
+    let document = store_new_document(&kv, b"v1");
+    let metadata_key = format!("doc:{}", document.id);
+    let before = kv.get(&metadata_key).unwrap().unwrap();
+    let save = from_session(VersionKind::Save, &document.ds_key);
+    let first = store_new_version(&kv, document.id, b"edited", &save).unwrap();
+    let after_first = kv.get(&metadata_key).unwrap().unwrap();
+    // Replay: the second request reads the metadata from before the first commit, and the first
+    // commit lands between its read and its swap.
+    kv.inner.set(&metadata_key, &before).unwrap();
+    *kv.write_before_swap.borrow_mut() = Some((metadata_key, after_first));
+
+    let second = store_new_version(&kv, document.id, b"edited", &save).unwrap();
+
+    assert_eq!(second.outcome, Outcome::Unchanged);
+    assert_eq!(second.document, first.document);
+    assert_eq!(
+        load_document(&kv, document.id).unwrap(),
+        Some(first.document)
+    );
+    assert_eq!(
+        chunk_keys_in(&kv.inner).len(),
+        2,
+        "chunks of the losing request must be deleted"
+    );
+}
+
+#[test]
+fn save_after_forcesave_adds_version() {
     let kv = MemoryKv::default();
     let document = store_new_document(&kv, b"v1");
-    store_new_version(&kv, document.id, b"edited", &from_session(VersionKind::ForceSave, &document.ds_key)).unwrap();
+    store_new_version(
+        &kv,
+        document.id,
+        b"edited",
+        &from_session(VersionKind::ForceSave, &document.ds_key),
+    )
+    .unwrap();
 
-    let save = store_new_version(&kv, document.id, b"edited", &from_session(VersionKind::Save, &document.ds_key)).unwrap();
+    let save = store_new_version(
+        &kv,
+        document.id,
+        b"edited",
+        &from_session(VersionKind::Save, &document.ds_key),
+    )
+    .unwrap();
 
     assert_eq!(save.outcome, Outcome::Changed);
     assert_eq!(save.document.current_version, 3);
@@ -333,7 +481,7 @@ fn set_same_rights_is_unchanged() {
 }
 
 #[test]
-fn injected_chunk_failure_keeps_previous_version_and_abort_cleans() {
+fn chunk_failure_keeps_current_version() {
     let kv = MemoryKv::default();
     let document = store_new_document(&kv, b"v1");
     let chunks_before = chunk_keys_in(&kv);
@@ -343,7 +491,10 @@ fn injected_chunk_failure_keeps_previous_version_and_abort_cleans() {
     let result = writer.write(&body_bytes(CHUNK_SIZE * 3, 1));
 
     assert!(matches!(result, Err(StorageError::Kv(_))), "{result:?}");
-    assert_eq!(load_document(&kv, document.id).unwrap(), Some(document.clone()));
+    assert_eq!(
+        load_document(&kv, document.id).unwrap(),
+        Some(document.clone())
+    );
     *kv.fail_writes_after.borrow_mut() = None;
     writer.abort().unwrap();
     assert_eq!(chunk_keys_in(&kv), chunks_before);
@@ -351,7 +502,7 @@ fn injected_chunk_failure_keeps_previous_version_and_abort_cleans() {
 }
 
 #[test]
-fn store_binary_chunk_failure_keeps_previous_version_without_orphans() {
+fn store_binary_chunk_failure_cleans_up() {
     let kv = FlakyKv::default();
     let document = store_new_document(&kv, b"v1");
     let chunks_before = chunk_keys_in(&kv.inner);
@@ -360,7 +511,10 @@ fn store_binary_chunk_failure_keeps_previous_version_without_orphans() {
 
     let result = store_new_version(&kv, document.id, &body_bytes(CHUNK_SIZE * 4, 2), &save);
 
-    assert!(matches!(result, Err(RouteError::Storage(StorageError::Kv(_)))), "{result:?}");
+    assert!(
+        matches!(result, Err(RouteError::Storage(StorageError::Kv(_)))),
+        "{result:?}"
+    );
     assert_eq!(load_document(&kv, document.id).unwrap(), Some(document));
     assert_eq!(chunk_keys_in(&kv.inner), chunks_before);
 }
@@ -375,29 +529,42 @@ fn store_binary_failed_swap_deletes_chunks() {
 
     let result = store_new_version(&kv, document.id, &body_bytes(CHUNK_SIZE + 9, 3), &save);
 
-    assert!(matches!(result, Err(RouteError::Storage(StorageError::Kv(_)))), "{result:?}");
+    assert!(
+        matches!(result, Err(RouteError::Storage(StorageError::Kv(_)))),
+        "{result:?}"
+    );
     assert_eq!(load_document(&kv, document.id).unwrap(), Some(document));
     assert_eq!(chunk_keys_in(&kv.inner), chunks_before);
 }
 
 #[test]
-fn store_binary_too_large_keeps_previous_version_without_orphans() {
+fn store_binary_too_large_cleans_up() {
     let kv = MemoryKv::default();
     let document = store_new_document(&kv, b"v1");
     let chunks_before = chunk_keys_in(&kv);
     let save = from_session(VersionKind::Save, &document.ds_key);
 
-    let result = store_binary(&kv, document.id, CHUNK_SIZE as u64, pieces(&body_bytes(CHUNK_SIZE + 1, 4)), |blob| {
-        add_version(&kv, document.id, blob, &save)
-    });
+    let result = store_binary(
+        &kv,
+        document.id,
+        CHUNK_SIZE as u64,
+        pieces(&body_bytes(CHUNK_SIZE + 1, 4)),
+        |blob| add_version(&kv, document.id, blob, &save),
+    );
 
-    assert!(matches!(result, Err(RouteError::Storage(StorageError::TooLarge { .. }))), "{result:?}");
+    assert!(
+        matches!(
+            result,
+            Err(RouteError::Storage(StorageError::TooLarge { .. }))
+        ),
+        "{result:?}"
+    );
     assert_eq!(load_document(&kv, document.id).unwrap(), Some(document));
     assert_eq!(chunk_keys_in(&kv), chunks_before);
 }
 
 #[test]
-fn store_binary_body_error_keeps_previous_version_without_orphans() {
+fn store_binary_body_error_cleans_up() {
     let kv = MemoryKv::default();
     let document = store_new_document(&kv, b"v1");
     let chunks_before = chunk_keys_in(&kv);
@@ -405,7 +572,9 @@ fn store_binary_body_error_keeps_previous_version_without_orphans() {
     let mut body = pieces(&body_bytes(CHUNK_SIZE * 2, 5));
     body.push(Err(RouteError::Download));
 
-    let result = store_binary(&kv, document.id, MAX_BYTES, body, |blob| add_version(&kv, document.id, blob, &save));
+    let result = store_binary(&kv, document.id, MAX_BYTES, body, |blob| {
+        add_version(&kv, document.id, blob, &save)
+    });
 
     assert!(matches!(result, Err(RouteError::Download)), "{result:?}");
     assert_eq!(load_document(&kv, document.id).unwrap(), Some(document));
@@ -423,7 +592,13 @@ fn store_binary_create_on_taken_id_deletes_chunks() {
         create_document(&kv, document.id, blob, &second)
     });
 
-    assert!(matches!(result, Err(RouteError::Storage(StorageError::AlreadyExists))), "{result:?}");
+    assert!(
+        matches!(
+            result,
+            Err(RouteError::Storage(StorageError::AlreadyExists))
+        ),
+        "{result:?}"
+    );
     assert_eq!(chunk_keys_in(&kv), chunks_before);
 }
 
@@ -431,12 +606,22 @@ fn store_binary_create_on_taken_id_deletes_chunks() {
 fn older_version_stays_readable() {
     let kv = MemoryKv::default();
     let document = store_new_document(&kv, &body_bytes(CHUNK_SIZE + 3, 6));
-    let after = store_new_version(&kv, document.id, b"short", &from_session(VersionKind::Save, &document.ds_key))
-        .unwrap()
-        .document;
+    let after = store_new_version(
+        &kv,
+        document.id,
+        b"short",
+        &from_session(VersionKind::Save, &document.ds_key),
+    )
+    .unwrap()
+    .document;
 
     let first = &after.version(1).unwrap().blob;
-    let bytes: Vec<u8> = BlobReader::new(&kv, after.id, first).flat_map(Result::unwrap).collect();
+    let bytes: Vec<u8> = BlobReader::new(&kv, after.id, first)
+        .flat_map(Result::unwrap)
+        .collect();
 
-    assert!(bytes == body_bytes(CHUNK_SIZE + 3, 6), "version 1 content changed");
+    assert!(
+        bytes == body_bytes(CHUNK_SIZE + 3, 6),
+        "version 1 content changed"
+    );
 }

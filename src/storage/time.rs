@@ -28,13 +28,18 @@ fn civil_date(days_since_epoch: u64) -> (u64, u64, u64) {
     let era = days / DAYS_PER_ERA;
     let day_of_era = days % DAYS_PER_ERA;
     // Subtracting the leap days seen so far makes every year 365 days long.
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
 
     // Months counted from March: 0 is March, 11 is February.
     let shifted_month = (5 * day_of_year + 2) / 153;
     let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-    let month = if shifted_month < 10 { shifted_month + 3 } else { shifted_month - 9 };
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
     let year = era * 400 + year_of_era + u64::from(month <= 2);
 
     (year, month, day)

@@ -7,9 +7,9 @@
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::TokenError;
 use super::jwt;
 use super::secret::ConnectorSecret;
-use super::TokenError;
 
 /// Default lifetime of a download token: 15 minutes, enough for the Document Server to fetch the
 /// file after the editor opens.
@@ -119,12 +119,18 @@ pub fn mint_access(
 
     let mut claims = Map::new();
     claims.insert("aud".to_owned(), Value::from(kind.audience()));
-    claims.insert("doc".to_owned(), Value::from(document.hyphenated().to_string()));
+    claims.insert(
+        "doc".to_owned(),
+        Value::from(document.hyphenated().to_string()),
+    );
     claims.insert("sub".to_owned(), Value::from(user));
     claims.insert("droit".to_owned(), Value::from(right.as_claim()));
     claims.insert("iat".to_owned(), Value::from(now));
     claims.insert("exp".to_owned(), Value::from(expires_at));
-    claims.insert("jti".to_owned(), Value::from(Uuid::new_v4().simple().to_string()));
+    claims.insert(
+        "jti".to_owned(),
+        Value::from(Uuid::new_v4().simple().to_string()),
+    );
 
     jwt::sign_hs256(&claims, secret.bytes())
 }
@@ -136,7 +142,9 @@ pub fn mint_access(
 /// [`TokenError::Config`] when the lifetime is zero or the sum overflows.
 pub(crate) fn expiry(now: u64, lifetime_secs: u64) -> Result<u64, TokenError> {
     if lifetime_secs == 0 {
-        return Err(TokenError::Config("token lifetime must be at least 1 s".to_owned()));
+        return Err(TokenError::Config(
+            "token lifetime must be at least 1 s".to_owned(),
+        ));
     }
     now.checked_add(lifetime_secs)
         .ok_or_else(|| TokenError::Config("token expiry overflows a Unix timestamp".to_owned()))
@@ -150,10 +158,11 @@ pub(crate) fn expiry(now: u64, lifetime_secs: u64) -> Result<u64, TokenError> {
 ///
 /// # Errors
 ///
-/// Structure, algorithm, header, signature and time errors as for every token,
-/// [`TokenError::WrongAudience`] for a token of another kind or without `aud`,
-/// [`TokenError::WrongDocument`] for a valid token bound to another document (routes answer 403),
-/// and [`TokenError::InvalidClaim`] for a missing or invalid claim.
+/// - Structure, algorithm, header, signature and time errors, as for every token.
+/// - [`TokenError::WrongAudience`] for a token of another kind or without `aud`.
+/// - [`TokenError::WrongDocument`] for a valid token bound to another document. Routes respond
+///   with 403 to it.
+/// - [`TokenError::InvalidClaim`] for a missing or invalid claim.
 pub fn verify_access(
     secret: &ConnectorSecret,
     kind: AccessKind,
@@ -178,10 +187,11 @@ pub fn verify_access(
     }
 
     let user = string_claim(&claims, "sub")?.to_owned();
-    let right = Right::from_claim(string_claim(&claims, "droit")?).ok_or(TokenError::InvalidClaim {
-        claim: "droit",
-        reason: "neither lecture nor ecriture",
-    })?;
+    let right =
+        Right::from_claim(string_claim(&claims, "droit")?).ok_or(TokenError::InvalidClaim {
+            claim: "droit",
+            reason: "neither lecture nor ecriture",
+        })?;
     let token_id = string_claim(&claims, "jti")?.to_owned();
     let issued_at = integer_claim(&claims, "iat")?;
     let expires_at = integer_claim(&claims, "exp")?;

@@ -11,7 +11,16 @@ const OTHER_DOCUMENT: Uuid = Uuid::from_u128(0x4712_0000_0000_4000_8000_0000_000
 
 fn mint(kind: AccessKind, right: Right) -> String {
     let lifetime = kind.default_lifetime_secs();
-    mint_access(&connector_secret(), kind, DOCUMENT, "u-101", right, NOW, lifetime).unwrap()
+    mint_access(
+        &connector_secret(),
+        kind,
+        DOCUMENT,
+        "u-101",
+        right,
+        NOW,
+        lifetime,
+    )
+    .unwrap()
 }
 
 fn verify(kind: AccessKind, token: &str) -> Result<AccessClaims, TokenError> {
@@ -59,8 +68,16 @@ fn callback_token_round_trips() {
 
 #[test]
 fn each_token_gets_its_own_jti() {
-    let first = verify(AccessKind::Callback, &mint(AccessKind::Callback, Right::Write)).unwrap();
-    let second = verify(AccessKind::Callback, &mint(AccessKind::Callback, Right::Write)).unwrap();
+    let first = verify(
+        AccessKind::Callback,
+        &mint(AccessKind::Callback, Right::Write),
+    )
+    .unwrap();
+    let second = verify(
+        AccessKind::Callback,
+        &mint(AccessKind::Callback, Right::Write),
+    )
+    .unwrap();
 
     assert!(!first.token_id.is_empty());
     assert_ne!(first.token_id, second.token_id);
@@ -70,20 +87,32 @@ fn each_token_gets_its_own_jti() {
 fn download_token_is_not_a_callback_token() {
     let token = mint(AccessKind::Download, Right::Write);
 
-    assert_eq!(verify(AccessKind::Callback, &token), Err(TokenError::WrongAudience));
+    assert_eq!(
+        verify(AccessKind::Callback, &token),
+        Err(TokenError::WrongAudience)
+    );
 }
 
 #[test]
 fn callback_token_is_not_a_download_token() {
     let token = mint(AccessKind::Callback, Right::Write);
 
-    assert_eq!(verify(AccessKind::Download, &token), Err(TokenError::WrongAudience));
+    assert_eq!(
+        verify(AccessKind::Download, &token),
+        Err(TokenError::WrongAudience)
+    );
 }
 
 #[test]
 fn token_for_other_document_is_wrong_document() {
     let token = mint(AccessKind::Callback, Right::Write);
-    let result = verify_access(&connector_secret(), AccessKind::Callback, &token, &OTHER_DOCUMENT, NOW);
+    let result = verify_access(
+        &connector_secret(),
+        AccessKind::Callback,
+        &token,
+        &OTHER_DOCUMENT,
+        NOW,
+    );
 
     assert_eq!(result, Err(TokenError::WrongDocument));
 }
@@ -91,7 +120,15 @@ fn token_for_other_document_is_wrong_document() {
 #[test]
 fn download_token_expires_after_fifteen_minutes() {
     let token = mint(AccessKind::Download, Right::Read);
-    let at = |now| verify_access(&connector_secret(), AccessKind::Download, &token, &DOCUMENT, now);
+    let at = |now| {
+        verify_access(
+            &connector_secret(),
+            AccessKind::Download,
+            &token,
+            &DOCUMENT,
+            now,
+        )
+    };
 
     assert!(at(NOW + 15 * 60 + 59).is_ok());
     assert_eq!(at(NOW + 15 * 60 + 61), Err(TokenError::Expired));
@@ -101,16 +138,22 @@ fn download_token_expires_after_fifteen_minutes() {
 fn user_token_is_not_an_access_token() {
     let user_token = hs256(&json!({"sub": "u-101", "exp": NOW + 600}), USER_SECRET);
 
-    assert_eq!(verify(AccessKind::Download, &user_token), Err(TokenError::BadSignature));
+    assert_eq!(
+        verify(AccessKind::Download, &user_token),
+        Err(TokenError::BadSignature)
+    );
 }
 
 #[test]
-fn connector_signed_token_without_aud_is_rejected() {
+fn token_without_aud_is_rejected() {
     let mut claims = callback_claims_json();
     claims.as_object_mut().unwrap().remove("aud");
     let token = hs256(&claims, CONNECTOR_SECRET);
 
-    assert_eq!(verify(AccessKind::Callback, &token), Err(TokenError::WrongAudience));
+    assert_eq!(
+        verify(AccessKind::Callback, &token),
+        Err(TokenError::WrongAudience)
+    );
 }
 
 #[test]
@@ -119,7 +162,10 @@ fn aud_array_is_rejected() {
     claims["aud"] = json!(["oo-callback", "oo-binaire"]);
     let token = hs256(&claims, CONNECTOR_SECRET);
 
-    assert_eq!(verify(AccessKind::Callback, &token), Err(TokenError::WrongAudience));
+    assert_eq!(
+        verify(AccessKind::Callback, &token),
+        Err(TokenError::WrongAudience)
+    );
 }
 
 #[test]
@@ -127,8 +173,14 @@ fn ds_signed_token_is_not_an_access_token() {
     let forged = hs256(&callback_claims_json(), DS_SECRET);
     let ds_callback = hs256(&callback_claims(), DS_SECRET);
 
-    assert_eq!(verify(AccessKind::Callback, &forged), Err(TokenError::BadSignature));
-    assert_eq!(verify(AccessKind::Callback, &ds_callback), Err(TokenError::BadSignature));
+    assert_eq!(
+        verify(AccessKind::Callback, &forged),
+        Err(TokenError::BadSignature)
+    );
+    assert_eq!(
+        verify(AccessKind::Callback, &ds_callback),
+        Err(TokenError::BadSignature)
+    );
 }
 
 #[test]
@@ -144,9 +196,16 @@ fn alg_none_access_token_is_rejected() {
 #[test]
 fn kid_header_is_rejected() {
     let header = json!({"alg": "HS256", "typ": "JWT", "kid": "connector"});
-    let token = hmac_token(&header, &callback_claims_json(), CONNECTOR_SECRET.as_bytes());
+    let token = hmac_token(
+        &header,
+        &callback_claims_json(),
+        CONNECTOR_SECRET.as_bytes(),
+    );
 
-    assert_eq!(verify(AccessKind::Callback, &token), Err(TokenError::ForbiddenHeader("kid")));
+    assert_eq!(
+        verify(AccessKind::Callback, &token),
+        Err(TokenError::ForbiddenHeader("kid"))
+    );
 }
 
 #[test]
@@ -189,21 +248,45 @@ fn non_uuid_document_is_invalid() {
 
 #[test]
 fn minting_for_empty_user_fails() {
-    let result = mint_access(&connector_secret(), AccessKind::Download, DOCUMENT, "", Right::Read, NOW, 60);
+    let result = mint_access(
+        &connector_secret(),
+        AccessKind::Download,
+        DOCUMENT,
+        "",
+        Right::Read,
+        NOW,
+        60,
+    );
 
     assert!(matches!(result, Err(TokenError::Config(_))));
 }
 
 #[test]
 fn minting_with_zero_lifetime_fails() {
-    let result = mint_access(&connector_secret(), AccessKind::Download, DOCUMENT, "u-101", Right::Read, NOW, 0);
+    let result = mint_access(
+        &connector_secret(),
+        AccessKind::Download,
+        DOCUMENT,
+        "u-101",
+        Right::Read,
+        NOW,
+        0,
+    );
 
     assert!(matches!(result, Err(TokenError::Config(_))));
 }
 
 #[test]
 fn minting_with_overflowing_expiry_fails() {
-    let result = mint_access(&connector_secret(), AccessKind::Download, DOCUMENT, "u-101", Right::Read, u64::MAX, 1);
+    let result = mint_access(
+        &connector_secret(),
+        AccessKind::Download,
+        DOCUMENT,
+        "u-101",
+        Right::Read,
+        u64::MAX,
+        1,
+    );
 
     assert!(matches!(result, Err(TokenError::Config(_))));
 }

@@ -9,16 +9,18 @@
 use serde_json::{Map, Value};
 use url::Url;
 
+use super::TokenError;
 use super::access::expiry;
 use super::jwt;
 use super::secret::DsSecret;
-use super::TokenError;
 
-/// Top-level configuration fields that [`sign_config`] refuses. `iat`, `exp` and `nbf` are set by
+/// Top-level configuration fields that [`sign_config`] rejects. `iat`, `exp` and `nbf` are set by
 /// the signer. The Document Server rejects a configuration token with a top-level `url`, `key` or
 /// `payload` (they belong under `document`, and `payload` is the header form). `token` is the
 /// signature itself, and `status` would make the token look like a callback body.
-const RESERVED_CONFIG_FIELDS: [&str; 8] = ["iat", "exp", "nbf", "url", "key", "payload", "token", "status"];
+const RESERVED_CONFIG_FIELDS: [&str; 8] = [
+    "iat", "exp", "nbf", "url", "key", "payload", "token", "status",
+];
 
 /// Signs an editor configuration with HS256 and the Document Server secret.
 ///

@@ -44,7 +44,7 @@ pub enum TokenError {
     InvalidClaim {
         /// Name of the claim.
         claim: &'static str,
-        /// What is wrong with it.
+        /// Rule that the claim breaks.
         reason: &'static str,
     },
 
@@ -81,7 +81,7 @@ pub enum TokenError {
 
 impl TokenError {
     /// Returns true when the error comes from the server's own settings or arguments rather than
-    /// from the request, so that a route answers 500 instead of 401 or 403.
+    /// from the request, so that a route responds with 500 instead of 401 or 403.
     pub fn is_server_error(&self) -> bool {
         matches!(self, Self::WeakSecret { .. } | Self::Config(_))
     }

@@ -89,7 +89,8 @@ pub(crate) struct CompactToken<'a> {
 ///
 /// [`TokenError::Missing`] for an empty token, [`TokenError::Malformed`] for a token that is not
 /// three base64url parts with a JSON object header, [`TokenError::WrongAlgorithm`] and
-/// [`TokenError::ForbiddenHeader`] for a header that breaks `rules`.
+/// [`TokenError::ForbiddenHeader`] for a header that breaks `rules`, and
+/// [`TokenError::BadSignature`] for an empty signature.
 pub(crate) fn parse_compact<'a>(
     token: &'a str,
     rules: &HeaderRules,
@@ -105,10 +106,14 @@ pub(crate) fn parse_compact<'a>(
     let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(TokenError::Malformed("token does not have exactly three parts"));
+        return Err(TokenError::Malformed(
+            "token does not have exactly three parts",
+        ));
     };
     if header_b64.is_empty() || payload_b64.is_empty() {
-        return Err(TokenError::Malformed("token has an empty header or payload"));
+        return Err(TokenError::Malformed(
+            "token has an empty header or payload",
+        ));
     }
     if header_b64.len() > MAX_HEADER_BYTES {
         return Err(TokenError::Malformed("token header is longer than 4 KiB"));
@@ -149,7 +154,7 @@ fn check_header(header: &Map<String, Value>, rules: &HeaderRules) -> Result<(), 
             return Err(TokenError::ForbiddenHeader(name));
         }
     }
-    // No extension is implemented, so any critical one must be refused (RFC 7515, section 4.1.11).
+    // No extension is implemented, so any critical one must be rejected (RFC 7515, section 4.1.11).
     if header.contains_key("crit") {
         return Err(TokenError::ForbiddenHeader("crit"));
     }
@@ -192,15 +197,18 @@ pub(crate) fn verify_hmac(token: &CompactToken<'_>, key: &[u8]) -> Result<(), To
 ///
 /// [`TokenError::Malformed`] when the payload is not a base64url JSON object.
 pub(crate) fn decode_claims(token: &CompactToken<'_>) -> Result<Map<String, Value>, TokenError> {
-    decode_json_object(token.payload_b64, "token payload is not a base64url JSON object")
+    decode_json_object(
+        token.payload_b64,
+        "token payload is not a base64url JSON object",
+    )
 }
 
 fn decode_json_object(
     part_b64: &str,
     error: &'static str,
 ) -> Result<Map<String, Value>, TokenError> {
-    let bytes =
-        Base64UrlSafeNoPadding::decode_to_vec(part_b64, None).map_err(|_| TokenError::Malformed(error))?;
+    let bytes = Base64UrlSafeNoPadding::decode_to_vec(part_b64, None)
+        .map_err(|_| TokenError::Malformed(error))?;
     serde_json::from_slice::<Map<String, Value>>(&bytes).map_err(|_| TokenError::Malformed(error))
 }
 
@@ -217,7 +225,7 @@ pub(crate) fn check_times(
     now: u64,
     leeway: Leeway,
 ) -> Result<(), TokenError> {
-    // f64 holds every integer below 2^53 exactly, so integer timestamps compare exactly.
+    // f64 represents every integer below 2^53 exactly, so integer timestamps compare exactly.
     let now = now as f64;
     let leeway = leeway.secs() as f64;
 
@@ -288,8 +296,9 @@ pub(crate) fn verify_hs256(
 ///
 /// [`TokenError::Config`] when the claims cannot be encoded.
 pub(crate) fn sign_hs256(claims: &Map<String, Value>, key: &[u8]) -> Result<String, TokenError> {
-    let payload_json = serde_json::to_vec(claims)
-        .map_err(|error| TokenError::Config(format!("failed to serialize token claims: {error}")))?;
+    let payload_json = serde_json::to_vec(claims).map_err(|error| {
+        TokenError::Config(format!("failed to serialize token claims: {error}"))
+    })?;
 
     let mut token = encode_part(HS256_HEADER_JSON.as_bytes())?;
     token.push('.');

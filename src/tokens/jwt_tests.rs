@@ -65,7 +65,10 @@ fn bad_header_encoding_is_malformed() {
     ];
 
     for token in cases {
-        assert!(matches!(verify(&token), Err(TokenError::Malformed(_))), "{token}");
+        assert!(
+            matches!(verify(&token), Err(TokenError::Malformed(_))),
+            "{token}"
+        );
     }
 }
 
@@ -97,7 +100,10 @@ fn alg_none_is_rejected() {
     let header = json!({"alg": "none", "typ": "JWT"});
     let expected = Err(TokenError::WrongAlgorithm { expected: HS256 });
 
-    assert_eq!(verify(&unsigned_token(&header, &with_exp(NOW + 60))), expected);
+    assert_eq!(
+        verify(&unsigned_token(&header, &with_exp(NOW + 60))),
+        expected
+    );
     assert_eq!(
         verify(&hmac_token(&header, &with_exp(NOW + 60), KEY.as_bytes())),
         expected
@@ -106,7 +112,9 @@ fn alg_none_is_rejected() {
 
 #[test]
 fn other_hmac_algorithm_names_are_rejected() {
-    for alg in ["HS384", "HS512", "hs256", "RS256", "ES256", "EdDSA", "PS256"] {
+    for alg in [
+        "HS384", "HS512", "hs256", "RS256", "ES256", "EdDSA", "PS256",
+    ] {
         let token = hmac_token(&json!({"alg": alg}), &with_exp(NOW + 60), KEY.as_bytes());
 
         assert_eq!(
@@ -119,10 +127,17 @@ fn other_hmac_algorithm_names_are_rejected() {
 
 #[test]
 fn missing_or_mistyped_alg_is_malformed() {
-    for header in [json!({"typ": "JWT"}), json!({"alg": 256}), json!({"alg": null})] {
+    for header in [
+        json!({"typ": "JWT"}),
+        json!({"alg": 256}),
+        json!({"alg": null}),
+    ] {
         let token = hmac_token(&header, &with_exp(NOW + 60), KEY.as_bytes());
 
-        assert!(matches!(verify(&token), Err(TokenError::Malformed(_))), "{header}");
+        assert!(
+            matches!(verify(&token), Err(TokenError::Malformed(_))),
+            "{header}"
+        );
     }
 }
 
@@ -133,7 +148,11 @@ fn key_locating_headers_are_rejected() {
         header[name] = json!("https://attacker.example/keys");
         let token = hmac_token(&header, &with_exp(NOW + 60), KEY.as_bytes());
 
-        assert_eq!(verify(&token), Err(TokenError::ForbiddenHeader(name)), "{name}");
+        assert_eq!(
+            verify(&token),
+            Err(TokenError::ForbiddenHeader(name)),
+            "{name}"
+        );
     }
 }
 
@@ -148,7 +167,12 @@ fn kid_follows_header_rules() {
 
 #[test]
 fn typ_must_name_jwt() {
-    for (typ, accepted) in [("JWT", true), ("jwt", true), ("at+jwt", true), ("JOSE", false)] {
+    for (typ, accepted) in [
+        ("JWT", true),
+        ("jwt", true),
+        ("at+jwt", true),
+        ("JOSE", false),
+    ] {
         let header = json!({"alg": "HS256", "typ": typ});
         let token = hmac_token(&header, &with_exp(NOW + 60), KEY.as_bytes());
 
@@ -168,7 +192,10 @@ fn tampered_payload_is_bad_signature() {
     let token = hs256(&with_exp(NOW + 60), KEY);
     let (header, rest) = token.split_once('.').unwrap();
     let signature = rest.split_once('.').unwrap().1;
-    let forged = format!("{header}.{}.{signature}", b64_json(&json!({"sub": "admin", "exp": NOW + 60})));
+    let forged = format!(
+        "{header}.{}.{signature}",
+        b64_json(&json!({"sub": "admin", "exp": NOW + 60}))
+    );
 
     assert_eq!(verify(&forged), Err(TokenError::BadSignature));
 }
@@ -205,7 +232,10 @@ fn mistyped_time_claims_are_invalid() {
     ] {
         let token = hs256(&claims, KEY);
 
-        assert!(matches!(verify(&token), Err(TokenError::InvalidClaim { .. })), "{claims}");
+        assert!(
+            matches!(verify(&token), Err(TokenError::InvalidClaim { .. })),
+            "{claims}"
+        );
     }
 }
 
@@ -217,7 +247,10 @@ fn exp_within_leeway_is_accepted() {
 
 #[test]
 fn exp_beyond_leeway_is_expired() {
-    assert_eq!(verify(&hs256(&with_exp(NOW - 61), KEY)), Err(TokenError::Expired));
+    assert_eq!(
+        verify(&hs256(&with_exp(NOW - 61), KEY)),
+        Err(TokenError::Expired)
+    );
 }
 
 #[test]
@@ -290,8 +323,16 @@ fn bearer_without_credentials_is_missing() {
 
 #[test]
 fn bearer_rejects_other_schemes() {
-    for value in ["Basic dXNlcjpwYXNzd29yZA==", "abc.def.ghi", "Token abc.def.ghi", "Bearerabc.def.ghi"] {
-        assert!(matches!(parse_bearer(value), Err(TokenError::Malformed(_))), "{value}");
+    for value in [
+        "Basic dXNlcjpwYXNzd29yZA==",
+        "abc.def.ghi",
+        "Token abc.def.ghi",
+        "Bearerabc.def.ghi",
+    ] {
+        assert!(
+            matches!(parse_bearer(value), Err(TokenError::Malformed(_))),
+            "{value}"
+        );
     }
 }
 
@@ -306,6 +347,9 @@ fn bearer_rejects_extra_spaces() {
         "Bearer abc.def.ghi\n",
         "Bearer ===",
     ] {
-        assert!(matches!(parse_bearer(value), Err(TokenError::Malformed(_))), "{value:?}");
+        assert!(
+            matches!(parse_bearer(value), Err(TokenError::Malformed(_))),
+            "{value:?}"
+        );
     }
 }

@@ -1,5 +1,5 @@
 //! Validated HMAC secrets: the Document Server secret, the connector secret and the optional user
-//! secret, each refused when weak and never shown by `Debug`.
+//! secret, each rejected when weak and never shown by `Debug`.
 
 use std::fmt;
 
@@ -49,23 +49,27 @@ impl SecretKey {
         let reject = |reason| Err(TokenError::WeakSecret { setting, reason });
 
         if value.is_empty() {
-            return reject("the secret is missing or empty; set a random value of at least 32 bytes");
+            return reject("it is missing or empty (set a random value of at least 32 bytes)");
         }
         if KNOWN_DEFAULT_SECRETS
             .iter()
             .any(|default| default.eq_ignore_ascii_case(value))
         {
-            return reject("the secret is a well-known default; set a random value of at least 32 bytes");
+            return reject(
+                "it is a well-known default value (set a random value of at least 32 bytes)",
+            );
         }
         if value.trim() != value {
-            return reject("the secret starts or ends with whitespace; remove it, and set the same value on the other side");
+            return reject("it starts or ends with whitespace (remove the whitespace)");
         }
         if value.len() < MIN_SECRET_BYTES {
-            return reject("the secret is shorter than 32 bytes; set a random value of at least 32 bytes");
+            return reject("it is shorter than 32 bytes (set a random value of at least 32 bytes)");
         }
         let first = value.as_bytes()[0];
         if value.bytes().all(|byte| byte == first) {
-            return reject("the secret repeats a single character; set a random value of at least 32 bytes");
+            return reject(
+                "it repeats a single character (set a random value of at least 32 bytes)",
+            );
         }
 
         Ok(Self {
@@ -102,7 +106,7 @@ pub struct DsSecret {
 }
 
 impl DsSecret {
-    /// Name of the setting that holds this secret.
+    /// Name of the setting that contains this secret.
     pub const SETTING: &'static str = "onlyoffice_jwt_secret";
 
     /// Validates the Document Server secret. Verification uses the default leeway of 60 seconds.
@@ -143,7 +147,7 @@ pub struct ConnectorSecret {
 }
 
 impl ConnectorSecret {
-    /// Name of the setting that holds this secret.
+    /// Name of the setting that contains this secret.
     pub const SETTING: &'static str = "connector_secret";
 
     /// Validates the connector secret with the same rules as [`DsSecret::new`]. Verification uses
@@ -190,7 +194,7 @@ pub fn ensure_distinct_secrets(
     if ds.bytes() == connector.bytes() {
         return Err(TokenError::WeakSecret {
             setting: ConnectorSecret::SETTING,
-            reason: "it equals onlyoffice_jwt_secret; set an independent random value",
+            reason: "it equals onlyoffice_jwt_secret (set an independent random value)",
         });
     }
 
@@ -200,13 +204,13 @@ pub fn ensure_distinct_secrets(
     if user_key.bytes() == ds.bytes() {
         return Err(TokenError::WeakSecret {
             setting: user_key.setting(),
-            reason: "it equals onlyoffice_jwt_secret; the two must be independent values",
+            reason: "it equals onlyoffice_jwt_secret (each token kind needs its own key)",
         });
     }
     if user_key.bytes() == connector.bytes() {
         return Err(TokenError::WeakSecret {
             setting: user_key.setting(),
-            reason: "it equals connector_secret; the two must be independent values",
+            reason: "it equals connector_secret (each token kind needs its own key)",
         });
     }
     Ok(())

@@ -18,14 +18,27 @@ fn ds_secret_rejects_empty() {
 
 #[test]
 fn ds_secret_rejects_known_defaults() {
-    for value in ["secret", "SECRET", "changeme", "onlyoffice", "a-string-secret-at-least-256-bits-long"] {
-        assert_eq!(ds_rejection(value), Some("onlyoffice_jwt_secret"), "{value}");
+    for value in [
+        "secret",
+        "SECRET",
+        "changeme",
+        "onlyoffice",
+        "a-string-secret-at-least-256-bits-long",
+    ] {
+        assert_eq!(
+            ds_rejection(value),
+            Some("onlyoffice_jwt_secret"),
+            "{value}"
+        );
     }
 }
 
 #[test]
 fn ds_secret_rejects_31_bytes() {
-    assert_eq!(ds_rejection(&DS_SECRET[..31]), Some("onlyoffice_jwt_secret"));
+    assert_eq!(
+        ds_rejection(&DS_SECRET[..31]),
+        Some("onlyoffice_jwt_secret")
+    );
 }
 
 #[test]
@@ -64,7 +77,13 @@ fn weak_secret_message_omits_the_value() {
 fn connector_secret_names_its_setting() {
     let error = ConnectorSecret::new("changeme").unwrap_err();
 
-    assert!(matches!(error, TokenError::WeakSecret { setting: "connector_secret", .. }));
+    assert!(matches!(
+        error,
+        TokenError::WeakSecret {
+            setting: "connector_secret",
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -90,7 +109,13 @@ fn connector_equal_to_ds_is_rejected() {
     let connector = ConnectorSecret::new(DS_SECRET).unwrap();
     let error = ensure_distinct_secrets(&ds_secret(), &connector, None).unwrap_err();
 
-    assert!(matches!(error, TokenError::WeakSecret { setting: "connector_secret", .. }));
+    assert!(matches!(
+        error,
+        TokenError::WeakSecret {
+            setting: "connector_secret",
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -100,9 +125,16 @@ fn user_secret_equal_to_ds_is_rejected() {
         ..UserJwtSettings::default()
     })
     .unwrap();
-    let error = ensure_distinct_secrets(&ds_secret(), &connector_secret(), Some(&user)).unwrap_err();
+    let error =
+        ensure_distinct_secrets(&ds_secret(), &connector_secret(), Some(&user)).unwrap_err();
 
-    assert!(matches!(error, TokenError::WeakSecret { setting: "user_jwt_secret", .. }));
+    assert!(matches!(
+        error,
+        TokenError::WeakSecret {
+            setting: "user_jwt_secret",
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -112,9 +144,16 @@ fn user_secret_equal_to_connector_is_rejected() {
         ..UserJwtSettings::default()
     })
     .unwrap();
-    let error = ensure_distinct_secrets(&ds_secret(), &connector_secret(), Some(&user)).unwrap_err();
+    let error =
+        ensure_distinct_secrets(&ds_secret(), &connector_secret(), Some(&user)).unwrap_err();
 
-    assert!(matches!(error, TokenError::WeakSecret { setting: "user_jwt_secret", .. }));
+    assert!(matches!(
+        error,
+        TokenError::WeakSecret {
+            setting: "user_jwt_secret",
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -125,5 +164,11 @@ fn weak_user_secret_names_its_setting() {
     })
     .unwrap_err();
 
-    assert!(matches!(error, TokenError::WeakSecret { setting: "user_jwt_secret", .. }));
+    assert!(matches!(
+        error,
+        TokenError::WeakSecret {
+            setting: "user_jwt_secret",
+            ..
+        }
+    ));
 }

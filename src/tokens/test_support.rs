@@ -62,8 +62,16 @@ pub fn unsigned_token(header: &Value, claims: &Value) -> String {
 
 /// Converts a JSON object into jwt-simple claims with explicit `iat` and `exp`, so that tokens
 /// signed by the library do not depend on the real clock.
-pub fn library_claims(claims: &Value, issued_at: u64, expires_at: u64) -> JWTClaims<Map<String, Value>> {
-    let custom = claims.as_object().unwrap().clone();
+pub fn library_claims(
+    claims: &Value,
+    issued_at: u64,
+    expires_at: u64,
+) -> JWTClaims<Map<String, Value>> {
+    let mut custom = claims.as_object().unwrap().clone();
+    // The library writes the time claims itself and would otherwise write them twice.
+    for name in ["iat", "exp", "nbf"] {
+        custom.remove(name);
+    }
     let mut library_claims = Claims::with_custom_claims(custom, Duration::from_secs(60));
     library_claims.issued_at = Some(UnixTimeStamp::from_secs(issued_at));
     library_claims.expires_at = Some(UnixTimeStamp::from_secs(expires_at));

@@ -12,14 +12,14 @@ use jwt_simple::common::VerificationOptions;
 use jwt_simple::prelude::{Duration, UnixTimeStamp};
 use serde_json::{Map, Value};
 
+use super::TokenError;
 use super::access::AccessKind;
 use super::jwt::{self, HS256, HeaderRules, Leeway};
 use super::secret::SecretKey;
-use super::TokenError;
 
-/// Setting that holds the HS256 secret of user tokens.
+/// Setting that contains the HS256 secret of user tokens.
 pub const USER_SECRET_SETTING: &str = "user_jwt_secret";
-/// Setting that holds the PEM public key of user tokens.
+/// Setting that contains the PEM public key of user tokens.
 pub const USER_PUBLIC_KEY_SETTING: &str = "user_jwt_public_key";
 
 /// Role that grants administration rights.
@@ -64,7 +64,7 @@ pub struct User {
     pub name: String,
     /// Whether `roles` contains `admin`.
     pub is_admin: bool,
-    /// Whether `changement_mot_de_passe_requis` is true, in which case user routes answer 403.
+    /// Whether `changement_mot_de_passe_requis` is true, in which case user routes respond with 403.
     pub must_change_password: bool,
 }
 
@@ -147,7 +147,7 @@ impl UserVerifier {
         self.key.algorithm()
     }
 
-    /// Verifies the token in an `Authorization: Bearer <jwt>` value; see [`Self::verify`].
+    /// Verifies the token in an `Authorization: Bearer <jwt>` value, as [`Self::verify`] does.
     ///
     /// # Errors
     ///
@@ -187,8 +187,8 @@ impl UserVerifier {
         token: &str,
         now: u64,
     ) -> Result<(), TokenError> {
-        // jwt-simple checks only the signature and `exp` here, with the same time and leeway;
-        // `check_times` then applies every time rule.
+        // jwt-simple verifies the signature, then checks `exp` with the same time and leeway.
+        // `check_times` applies every time rule afterwards, as for HS256 tokens.
         let options = || VerificationOptions {
             accept_future: true,
             time_tolerance: Some(Duration::from_secs(self.leeway.secs())),
@@ -264,7 +264,11 @@ fn non_empty(value: Option<&str>) -> Option<&str> {
 /// only keys whose SubjectPublicKeyInfo names its own algorithm (and curve), so at most one succeeds.
 fn parse_public_key(pem: &str) -> Result<UserKey, TokenError> {
     let pem = pem.trim();
-    let config_error = |message: &str| Err(TokenError::Config(format!("{USER_PUBLIC_KEY_SETTING} {message}")));
+    let config_error = |message: &str| {
+        Err(TokenError::Config(format!(
+            "{USER_PUBLIC_KEY_SETTING} {message}"
+        )))
+    };
 
     if pem.contains("PRIVATE KEY-----") {
         return config_error("contains a private key; set the public key only");
@@ -294,11 +298,9 @@ fn parse_rsa(pem: &str) -> Result<UserKey, TokenError> {
     match RS256PublicKey::from_pem(pem) {
         Ok(key) => Ok(UserKey::Rs256(Box::new(key))),
         Err(error) => match error.downcast_ref::<JWTError>() {
-            Some(JWTError::WeakKey | JWTError::UnsupportedRSAModulus) => {
-                Err(TokenError::Config(format!(
-                    "{USER_PUBLIC_KEY_SETTING} is an RSA key outside 2048 to 4096 bits"
-                )))
-            }
+            Some(JWTError::WeakKey | JWTError::UnsupportedRSAModulus) => Err(TokenError::Config(
+                format!("{USER_PUBLIC_KEY_SETTING} is an RSA key outside 2048 to 4096 bits"),
+            )),
             _ => Err(TokenError::Config(format!(
                 "{USER_PUBLIC_KEY_SETTING} is not an RSA, EC P-256 or Ed25519 public key"
             ))),
@@ -313,7 +315,9 @@ fn map_library_error(error: jwt_simple::Error) -> TokenError {
         Some(JWTError::InvalidSignature) => TokenError::BadSignature,
         Some(JWTError::TokenHasExpired) => TokenError::Expired,
         Some(JWTError::TokenNotValidYet | JWTError::ClockDrift) => TokenError::NotYetValid,
-        Some(JWTError::AlgorithmMismatch) => TokenError::Malformed("token algorithm is not accepted"),
+        Some(JWTError::AlgorithmMismatch) => {
+            TokenError::Malformed("token algorithm is not accepted")
+        }
         _ => TokenError::Malformed("token claims or signature cannot be decoded"),
     }
 }

@@ -3,5 +3,6 @@
 
 pub mod guest;
 pub mod host;
+pub mod process;
 pub mod redis;
 pub mod upstream;
