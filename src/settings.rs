@@ -20,6 +20,25 @@ pub const DEFAULT_CONFIG_TOKEN_LIFETIME: u64 = 10 * 60;
 /// Header the Document Server puts its token in when `onlyoffice_jwt_header` is unset.
 pub const DEFAULT_DS_HEADER: &str = "Authorization";
 
+/// Every setting the component reads; each is also a variable of `spin.toml`.
+pub const SETTING_NAMES: [&str; 15] = [
+    "public_base_url",
+    "user_jwt_secret",
+    "user_jwt_public_key",
+    "user_jwt_issuer",
+    "user_jwt_audience",
+    "onlyoffice_jwt_secret",
+    "onlyoffice_jwt_header",
+    "onlyoffice_public_url",
+    "onlyoffice_internal_url",
+    "connector_secret",
+    "max_document_bytes",
+    "config_token_lifetime",
+    "binaire_token_lifetime",
+    "callback_token_lifetime",
+    "maintenance",
+];
+
 /// Raw setting values by name.
 #[derive(Debug, Default, Clone)]
 pub struct Settings {

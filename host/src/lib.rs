@@ -51,6 +51,7 @@
 //! ```
 
 mod bindings;
+pub mod dev;
 pub mod engine;
 pub mod kv;
 pub mod outbound;

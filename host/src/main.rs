@@ -24,6 +24,40 @@ struct Cli {
 enum Command {
     /// Serve a component over HTTP/1.1 until SIGINT or SIGTERM.
     Serve(ServeArgs),
+    /// Write a development configuration with fresh secrets, unless the file exists.
+    DevConfig(DevConfigArgs),
+    /// Print a user token signed with the configuration's user_jwt_secret, for trying the API.
+    DevToken(DevTokenArgs),
+}
+
+#[derive(Args)]
+struct DevConfigArgs {
+    /// Configuration file to create.
+    #[arg(default_value = "data/efalia.toml")]
+    path: PathBuf,
+}
+
+#[derive(Args)]
+struct DevTokenArgs {
+    /// Configuration file holding user_jwt_secret (EFALIA_VARIABLE_USER_JWT_SECRET overrides it).
+    #[arg(long, default_value = "data/efalia.toml")]
+    config: PathBuf,
+
+    /// User id, the token's `sub` claim.
+    #[arg(long, default_value = "u-101")]
+    user: String,
+
+    /// Display name, the token's `name` claim.
+    #[arg(long, default_value = "Utilisatrice de test")]
+    name: String,
+
+    /// Add the `admin` role.
+    #[arg(long)]
+    admin: bool,
+
+    /// Lifetime of the token, in seconds.
+    #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
+    lifetime: u64,
 }
 
 #[derive(Args)]
@@ -103,6 +137,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -115,6 +150,8 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve(args).await,
+            Command::DevConfig(args) => efalia_host::dev::write_dev_config(&args.path).map(|_| ()),
+            Command::DevToken(args) => dev_token(&args),
         }
     });
     match result {
@@ -158,6 +195,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .map_err(|err| anyhow::anyhow!("cannot listen on {}: {err}", args.listen))?;
     host.serve(listener, shutdown_signal(), Duration::from_secs(args.shutdown_timeout)).await
+}
+
+fn dev_token(args: &DevTokenArgs) -> anyhow::Result<()> {
+    let config = RuntimeConfig::load(Some(&args.config), std::env::vars(), &[])?;
+    let user = efalia_host::dev::DevUser {
+        id: args.user.clone(),
+        name: args.name.clone(),
+        admin: args.admin,
+        lifetime_secs: args.lifetime,
+    };
+    println!("{}", efalia_host::dev::mint_dev_token(&config, &user)?);
+    Ok(())
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -230,7 +230,7 @@ impl Host {
             let response = self.dispatch(request_id, request).await;
             tracing::info!(
                 status = response.status().as_u16(),
-                duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+                duration_us = started.elapsed().as_micros() as u64,
                 "request served"
             );
             response
