@@ -68,6 +68,9 @@ pub enum Error {
     /// A bug or an inconsistency of stored data; carries the detail for the log.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A file could not be fetched from the Document Server; the previous version stays current.
+    #[error("download failed: {0}")]
+    DownloadFailed(String),
 }
 
 /// Error body of Efalia's API.
@@ -78,6 +81,9 @@ pub struct ErrorBody {
     /// Machine-readable code, where the API defines one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<&'static str>,
+    /// Non-zero on the save callback route, where the Document Server reads `error`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<u8>,
 }
 
 /// Seconds a client should wait before retrying during maintenance.
@@ -94,7 +100,11 @@ impl Error {
             Self::MethodNotAllowed(_) => 405,
             Self::TooLarge { .. } => 413,
             Self::UnsupportedMediaType => 415,
-            Self::CorruptFile(_) | Self::Storage(_) | Self::Config { .. } | Self::Internal(_) => 500,
+            Self::CorruptFile(_)
+            | Self::Storage(_)
+            | Self::Config { .. }
+            | Self::Internal(_)
+            | Self::DownloadFailed(_) => 500,
             Self::Maintenance => 503,
         }
     }
@@ -121,7 +131,7 @@ impl Error {
             Self::TooLarge { max } => (format!("Le fichier dépasse la taille maximale de {max} octets"), None),
             Self::UnsupportedMediaType => ("Le format de la requête n'est pas supporté".into(), None),
             Self::CorruptFile(_) => ("Le fichier n'a pas pu être écrit correctement".into(), Some("fichier_corrompu")),
-            Self::Storage(_) => (
+            Self::Storage(_) | Self::DownloadFailed(_) => (
                 "Le fichier n'a pas pu être écrit correctement".into(),
                 Some("ecriture_sur_disque_impossible"),
             ),
@@ -129,7 +139,7 @@ impl Error {
             Self::Internal(_) => ("Erreur interne du connecteur".into(), None),
             Self::Maintenance => ("L'api n'est actuellement pas disponible".into(), Some("mise_a_jour_api_en_cours")),
         };
-        ErrorBody { message, code }
+        ErrorBody { message, code, error: None }
     }
 
     /// Turns the error into its response, logging it once with the route and document involved.
@@ -140,7 +150,11 @@ impl Error {
         } else {
             crate::log::warn(context, &format!("{self}"));
         }
-        let mut response = Response::json(status, &self.body());
+        let mut body = self.body();
+        if context.route == "remplacer" {
+            body.error = Some(1);
+        }
+        let mut response = Response::json(status, &body);
         match self {
             Self::MethodNotAllowed(allowed) => response.header("allow", allowed),
             Self::Maintenance => response.header("retry-after", &MAINTENANCE_RETRY_AFTER_SECS.to_string()),

@@ -16,6 +16,7 @@
 
 mod bindings;
 pub mod error;
+pub mod fetch;
 pub mod http;
 pub mod kv;
 mod log;

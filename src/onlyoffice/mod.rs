@@ -3,6 +3,7 @@
 //! Pure logic without I/O. Document keys are generated and validated by [`crate::storage`], so
 //! this module takes a key as a `&str`.
 
+pub mod callback;
 mod disposition;
 mod editor_config;
 mod error;

@@ -4,6 +4,7 @@ mod acces;
 mod binaire;
 mod documents;
 mod health;
+mod remplacer;
 mod token;
 
 use uuid::Uuid;
@@ -35,6 +36,11 @@ pub fn dispatch(request: &Request) -> Response {
             context.route = "binaire";
             context.document = Some((*id).to_owned());
             only(method, Method::Get, "GET", || binaire::get(request, id, &mut context))
+        }
+        ["api", "only-office", id, "remplacer"] => {
+            context.route = "remplacer";
+            context.document = Some((*id).to_owned());
+            only(method, Method::Post, "POST", || remplacer::post(request, id, &mut context))
         }
         ["api", "documents", id, rest @ ..] => {
             context.route = "documents";
