@@ -199,11 +199,11 @@ impl From<StorageError> for Error {
 /// Describes a `serde_json` error in French, with its line and column.
 pub fn json_problem(err: &serde_json::Error) -> String {
     use serde_json::error::Category;
-    let what = match err.classify() {
+    let problem = match err.classify() {
         Category::Syntax => "syntaxe invalide",
         Category::Eof => "fin de texte inattendue",
         Category::Data => "structure inattendue",
         Category::Io => "lecture impossible",
     };
-    format!("{what} à la ligne {}, colonne {}", err.line(), err.column())
+    format!("{problem} à la ligne {}, colonne {}", err.line(), err.column())
 }

@@ -380,6 +380,8 @@ fn large_file_streams_with_bounded_guest_memory() {
         state ^= state << 5;
         bytes.extend_from_slice(&state.to_le_bytes());
     }
+    // A PDF must end with its end-of-file marker, or the upload is refused as cut short.
+    bytes.extend_from_slice(b"\n%%EOF\n");
     let uploaded = connector.upload(OWNER, DOC, "grand.pdf", &bytes);
     assert_eq!(uploaded.status, 201, "{}", uploaded.text());
     let (binaire, _) = connector.acces(OWNER, DOC);

@@ -203,6 +203,36 @@ impl FileType {
     }
 }
 
+impl FileType {
+    /// Checks whether `last_bytes`, the end of a whole file (at least [`TRAILER_WINDOW`] bytes
+    /// of it, or all of a shorter file), end as this format must: a ZIP end-of-central-directory
+    /// record for OOXML and ODF, `%%EOF` near the end for PDF, a closing brace for RTF. This
+    /// catches files cut short that still start right. OLE2 and text have no required ending.
+    pub fn matches_trailer(&self, last_bytes: &[u8]) -> bool {
+        match self.container {
+            Container::Zip => contains(last_bytes, ZIP_END_OF_CENTRAL_DIRECTORY),
+            Container::Pdf => contains(&last_bytes[last_bytes.len().saturating_sub(PDF_EOF_WINDOW)..], b"%%EOF"),
+            Container::Rtf => last_bytes.iter().rev().find(|b| !b.is_ascii_whitespace() && **b != 0) == Some(&b'}'),
+            Container::Ole2 | Container::Text => true,
+        }
+    }
+}
+
+/// Bytes at the end of a file that [`FileType::matches_trailer`] needs: a ZIP end-of-central-
+/// directory record (22 bytes) followed by at most a 65 535-byte comment.
+pub const TRAILER_WINDOW: usize = 22 + 65_535;
+
+/// Signature of a ZIP end-of-central-directory record.
+const ZIP_END_OF_CENTRAL_DIRECTORY: &[u8] = b"PK\x05\x06";
+
+/// Bytes from the end of a PDF file within which `%%EOF` must appear; writers may add a little
+/// padding after it.
+const PDF_EOF_WINDOW: usize = 1024;
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|window| window == needle)
+}
+
 /// Checks whether `first_bytes` carry the signature of the entry for `extension`. An unknown
 /// extension never matches.
 pub fn matches_content(extension: &str, first_bytes: &[u8]) -> bool {

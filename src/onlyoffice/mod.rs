@@ -4,12 +4,14 @@
 //! this module takes a key as a `&str`.
 
 pub mod callback;
+mod content;
 mod disposition;
 mod editor_config;
 mod error;
 mod formats;
 mod reference;
 
+pub use content::ContentCheck;
 pub use disposition::content_disposition;
 pub use editor_config::{
     EditorConfigInput, EditorMode, MAX_TITLE_CHARS, PERMISSION_NAMES, build_editor_config,

@@ -7,6 +7,7 @@
 //! - `GET /api/documents/{id}/versions` and `GET /api/documents/{id}/versions/{n}/binaire`;
 //! - `PUT /api/documents/{id}/habilitations`: who may read (`lecture`) or write (`ecriture`).
 
+use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
@@ -18,11 +19,14 @@ use crate::error::{Error, LogContext, json_problem};
 use crate::http::{Body, Request, Response};
 use crate::kv::WasiKv;
 use crate::log;
-use crate::onlyoffice::{FileType, content_disposition, matches_content};
+use crate::onlyoffice::{ContentCheck, FileType, content_disposition};
 use crate::storage::{
-    Author, BlobReader, Document, Rights, Upload, Version, create_document, load_document, replace_binary,
-    set_rights, store_binary,
+    Author, BlobReader, Document, Rights, StorageError, Upload, Version, create_document, load_document,
+    replace_binary, set_rights, store_binary,
 };
+
+/// Detail of an upload whose content does not end as its format requires.
+const INCOMPLETE_UPLOAD: &str = "uploaded content is not a whole file of its type";
 
 /// Largest rights body accepted, in bytes.
 const MAX_RIGHTS_BODY: u64 = 256 * 1024;
@@ -118,17 +122,13 @@ fn upload(request: &Request, id: &str, log: &mut LogContext) -> Result<Response,
     let max = context.settings.max_document_bytes()?;
     let mut body = request.body(max)?;
     let extension = file_type.extension();
-    let mut first = true;
+    let check = RefCell::new(ContentCheck::new(file_type));
     let pieces = std::iter::from_fn(|| match body.next_chunk() {
-        Ok(Some(chunk)) if first => {
-            first = false;
-            if matches_content(extension, &chunk) { Some(Ok(chunk)) } else { Some(Err(content_mismatch(extension))) }
-        }
-        Ok(Some(chunk)) => Some(Ok(chunk)),
+        Ok(Some(chunk)) if check.borrow_mut().feed(&chunk) => Some(Ok(chunk)),
+        Ok(Some(_)) => Some(Err(content_mismatch(extension))),
         Ok(None) => None,
         Err(err) => Some(Err(err)),
     });
-    // An empty body never reaches the first-chunk check, so check its type separately below.
     let upload = Upload {
         title: title.clone(),
         file_type: extension.to_owned(),
@@ -136,8 +136,8 @@ fn upload(request: &Request, id: &str, log: &mut LogContext) -> Result<Response,
         now: context.now,
     };
     let committed = store_binary(&context.kv, id, max, pieces, |blob| {
-        if blob.size == 0 && !matches_content(extension, &[]) {
-            return Err(crate::storage::StorageError::Corrupt("empty file".to_owned()));
+        if !check.borrow().finish() {
+            return Err(StorageError::Corrupt(INCOMPLETE_UPLOAD.to_owned()));
         }
         match &existing {
             Some(_) => replace_binary(&context.kv, id, blob, &upload),
@@ -145,7 +145,7 @@ fn upload(request: &Request, id: &str, log: &mut LogContext) -> Result<Response,
         }
     })
     .map_err(|err: Error| match err {
-        Error::CorruptFile(detail) if detail == "empty file" => content_mismatch(extension),
+        Error::CorruptFile(detail) if detail == INCOMPLETE_UPLOAD => content_mismatch(extension),
         err => err,
     })?;
     let document = committed.document;

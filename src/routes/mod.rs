@@ -16,7 +16,7 @@ use crate::kv::WasiKv;
 use crate::settings::Settings;
 use crate::tokens::User;
 
-/// Answers `request`, turning any error into its response in [`Error::into_response`].
+/// Routes `request` to its handler and turns any error into a response with [`Error::into_response`].
 pub fn dispatch(request: &Request) -> Response {
     let segments: Vec<&str> = request.path().split('/').skip(1).collect();
     let method = request.method();

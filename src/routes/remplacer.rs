@@ -1,11 +1,13 @@
 //! `POST /api/only-office/{id}/remplacer?authorization=<callback token>`: the Document Server's
 //! save callback.
 //!
-//! Two signatures guard it: the callback token `/acces` minted for this document, and the
+//! Two signatures protect it: the callback token `/acces` minted for this document, and the
 //! Document Server's own token (the body `token` first, else the configured header). Every field
 //! used comes from the verified DS claims. The answer follows the Document Server's retry rules:
 //! `200 {"error":0}` once the work is done, 5xx when a retry can succeed (storage or download
 //! failures, which leave the previous version current and the key unchanged), 4xx when it cannot.
+
+use std::cell::RefCell;
 
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -16,7 +18,7 @@ use crate::fetch::{self, DsOrigins, FetchError, Limits};
 use crate::http::{Request, Response};
 use crate::log;
 use crate::onlyoffice::callback::{Callback, CallbackStatus};
-use crate::onlyoffice::{FileType, matches_content};
+use crate::onlyoffice::{ContentCheck, FileType};
 use crate::storage::{
     Author, Document, NewVersion, Outcome, StorageError, VersionKind, add_version, load_document, rotate_key,
     store_binary,
@@ -182,7 +184,7 @@ impl Save<'_> {
         })
     }
 
-    /// Status 2 with `notmodified`: the last forcesave already holds the content.
+    /// Handles status 2 with `notmodified`, whose content the last forcesave already stored.
     fn close_unmodified(&self) -> Result<Response, Error> {
         if self.key == KeyState::Current {
             rotate_key(&self.context.kv, self.id, &self.callback.key, self.context.now)?;
@@ -191,7 +193,7 @@ impl Save<'_> {
         Ok(acknowledged())
     }
 
-    /// Whether the document was replaced while this session edited it.
+    /// Returns whether the document was replaced while this session edited it.
     fn is_conflict(&self) -> bool {
         if self.key == KeyState::Recent {
             return true;
@@ -215,7 +217,7 @@ impl Save<'_> {
         let settings = &self.context.settings;
         let origins = DsOrigins { public: settings.onlyoffice_public_url()?, internal: settings.onlyoffice_internal_url()? };
         let resolved = origins.resolve(url).map_err(|err| {
-            log::error(self.log, &format!("callback url refused: {err}"));
+            log::error(self.log, &format!("callback url rejected: {err}"));
             Error::NotAllowed
         })?;
         let file_type_name = self.callback.file_type.clone().unwrap_or_else(|| self.document.file_type.clone());
@@ -228,13 +230,10 @@ impl Save<'_> {
 
         let download = fetch::get(&resolved, &limits).map_err(download_error)?;
         let extension = file_type.extension();
-        let mut first = true;
+        let check = RefCell::new(ContentCheck::new(file_type));
         let pieces = download.map(|piece| {
             let piece = piece.map_err(download_error)?;
-            if std::mem::take(&mut first) && !matches_content(extension, &piece) {
-                return Err(Error::CorruptFile(format!("content is not a {extension} file")));
-            }
-            Ok(piece)
+            if check.borrow_mut().feed(&piece) { Ok(piece) } else { Err(not_of_type(extension)) }
         });
         let author_id = self.callback.last_editor().unwrap_or("").to_owned();
         let author_name = self.callback.user_name(&author_id).unwrap_or(&author_id).to_owned();
@@ -249,8 +248,8 @@ impl Save<'_> {
             now: self.callback.last_save.as_deref().and_then(parse_last_save).unwrap_or(self.context.now),
         };
         let committed = store_binary(&self.context.kv, self.id, max, pieces, |blob| {
-            if blob.size == 0 && !matches_content(extension, &[]) {
-                return Err(StorageError::Corrupt("empty file".to_owned()));
+            if !check.borrow().finish() {
+                return Err(StorageError::Corrupt(format!("content is not a whole {extension} file")));
             }
             add_version(&self.context.kv, self.id, blob, &new)
         })?;
@@ -263,6 +262,10 @@ impl Save<'_> {
         }
         Ok(acknowledged())
     }
+}
+
+fn not_of_type(extension: &str) -> Error {
+    Error::CorruptFile(format!("content is not a {extension} file"))
 }
 
 fn download_error(err: FetchError) -> Error {

@@ -43,6 +43,7 @@ fn variables(extra: &[(&str, &str)]) -> String {
     for (name, value) in pairs {
         text.push_str(&format!("{name} = {}\n", toml_string(&value)));
     }
+    text.push_str("\n[component]\nallowed_outbound_hosts = [\"{{ onlyoffice_internal_url }}\"]\n");
     text
 }
 
@@ -55,10 +56,20 @@ impl Connector {
         Self::start_with(&[], Setup::default())
     }
 
-    pub fn start_with(extra: &[(&str, &str)], mut setup: Setup) -> Self {
+    pub fn start_with(extra: &[(&str, &str)], setup: Setup) -> Self {
+        Self::start_with_backend(extra, setup, |backend| backend)
+    }
+
+    /// Starts a connector whose SQLite backend is first passed through `wrap`.
+    pub fn start_with_backend(
+        extra: &[(&str, &str)],
+        mut setup: Setup,
+        wrap: impl FnOnce(Arc<dyn KvBackend>) -> Arc<dyn KvBackend>,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let backend: Arc<dyn KvBackend> =
+        let sqlite: Arc<dyn KvBackend> =
             Arc::new(SqliteBackend::open(SqliteLocation::Path(dir.path().join("kv.sqlite3"))).unwrap());
+        let backend = wrap(sqlite);
         setup.config_toml = variables(extra);
         let host = TestHost::start(&component_wasm(), backend, setup).unwrap();
         Self { host, _dir: dir }

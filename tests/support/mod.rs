@@ -9,3 +9,5 @@ pub mod redis;
 
 pub mod component;
 pub mod connector;
+pub mod ds;
+pub mod flaky;
