@@ -381,3 +381,97 @@ fn trailing_slash_is_404_not_redirect() {
     assert!(reply.header("location").is_none());
     let _ = get(&session.connector.url("/health"));
 }
+
+#[test]
+fn history_and_changes_are_kept_for_history_view() {
+    let session = open_session();
+    let body = session.ds.publish_save(&session.key, "docx", fixture("rapport-modifie.docx"), EDITOR);
+    assert_acknowledged(&session.send(body));
+    let versions = versions(&session.connector);
+    assert_eq!(versions[1]["modifications"], true);
+    assert_eq!(versions[1]["historique"]["serverVersion"], "9.0.0");
+    assert_eq!(versions[1]["historique"]["changes"][0]["user"]["id"], EDITOR);
+    let archive = session.connector.as_user(EDITOR, "GET", &format!("/api/documents/{DOC}/versions/2/modifications"), None);
+    assert_eq!(archive.status, 200);
+    assert_eq!(archive.header("content-type"), Some("application/zip"));
+    assert!(archive.body.starts_with(b"PK\x03\x04"), "a ZIP archive");
+    let none = session.connector.as_user(EDITOR, "GET", &format!("/api/documents/{DOC}/versions/1/modifications"), None);
+    assert_eq!(none.status, 400, "an upload has no changes archive");
+}
+
+#[test]
+fn changed_file_type_is_stored_on_purpose() {
+    let session = open_session();
+    let url = session.ds.publish(&session.key, "odt", fixture("rapport.odt"));
+    assert_acknowledged(&session.send(ds::status2(&session.key, &url, EDITOR)));
+    let metadata = metadata(&session.connector);
+    assert_eq!(metadata["type_fichier"], "odt");
+    assert_eq!(metadata["nom"], "rapport.odt");
+    let versions = versions(&session.connector);
+    assert_eq!(versions[1]["type_fichier"], "odt");
+    let download = session.connector.as_user(EDITOR, "GET", &format!("/api/documents/{DOC}/binaire"), None);
+    assert_eq!(download.header("content-type"), Some("application/vnd.oasis.opendocument.text"));
+}
+
+#[test]
+fn source_hash_mismatch_is_a_conflict() {
+    let session = open_session();
+    let original_sha = metadata(&session.connector)["sha256"].as_str().unwrap().to_owned();
+
+    let url = session.ds.publish(&session.key, "docx", fixture("rapport-modifie.docx"));
+    let mut matching = ds::status6(&session.key, &url, EDITOR, 0);
+    matching["history"] = json!({ "changes": [{ "user": { "id": EDITOR }, "documentSha256": original_sha }] });
+    assert_acknowledged(&session.send(matching));
+    assert_eq!(versions(&session.connector)[1]["nature"], "force_save", "the hash of the opened version matches");
+
+    let url = session.ds.publish(&session.key, "docx", fixture("rapport-modifie.docx"));
+    let mut foreign = ds::status2(&session.key, &url, EDITOR);
+    foreign["history"]["changes"][0]["documentSha256"] = json!("0".repeat(64));
+    assert_acknowledged(&session.send(foreign));
+    let versions = versions(&session.connector);
+    assert_eq!(versions[2]["nature"], "conflict");
+    assert_eq!(metadata(&session.connector)["version"], 2, "the conflict copy does not become current");
+}
+
+#[test]
+fn reopening_during_save_window_keeps_key_until_commit() {
+    let session = open_session();
+    assert_acknowledged(&session.send(ds::status4(&session.key, EDITOR)));
+    let token_key = |connector: &Connector| {
+        let (binaire, _) = connector.acces(EDITOR, DOC);
+        let reply = connector.as_user(EDITOR, "POST", "/api/only-office/token", Some(json!({ "document": { "url": binaire } }).to_string().as_bytes()));
+        verified_claims(reply.json()["token"].as_str().unwrap(), DS_SECRET)["document"]["key"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(token_key(&session.connector), session.key, "reopened before the save: same session key");
+    let url = session.ds.publish(&session.key, "docx", fixture("rapport-modifie.docx"));
+    assert_acknowledged(&session.send(ds::status2(&session.key, &url, EDITOR)));
+    assert_ne!(token_key(&session.connector), session.key, "reopened after the save: a new key");
+}
+
+#[test]
+fn clock_skew_within_leeway_is_accepted() {
+    let session = open_session();
+    let now = support::connector::now() as i64;
+    let signed = |issued: i64, expires: i64| {
+        let mut body = ds::status1(&session.key, &[EDITOR], EDITOR);
+        let mut claims = body.as_object().unwrap().clone();
+        claims.insert("iat".to_owned(), json!(issued));
+        claims.insert("exp".to_owned(), json!(expires));
+        body["token"] = json!(support::connector::raw_hs256(&Value::Object(claims), DS_SECRET));
+        body
+    };
+    let options = || CallbackOptions { body_token: false, header_token: false, ..fast_retries() };
+    let ahead = session.ds.send_callback_with(&session.callback_url(), signed(now + 45, now + 270), options());
+    assert_acknowledged(&ahead);
+    let expired = session.ds.send_callback_with(&session.callback_url(), signed(now - 400, now - 90), options());
+    assert_eq!(expired.attempts[0].status, Some(401));
+}
+
+#[test]
+fn ds_downloads_binaire_with_its_header_token() {
+    let session = open_session();
+    let outcome = session.ds.download_as(&session.binaire, &session.connector.local(&session.binaire));
+    assert_eq!(outcome.status, 200);
+    assert!(outcome.body == fixture("rapport.docx"));
+    assert_eq!(outcome.header("content-length"), Some(fixture("rapport.docx").len().to_string().as_str()));
+}

@@ -38,16 +38,32 @@ pub(super) fn dispatch(request: &Request, id: &str, rest: &[&str], log: &mut Log
         (["binaire"], Method::Get) => download(request, id, None, log),
         (["binaire"], Method::Put) => upload(request, id, log),
         (["versions"], Method::Get) => versions(request, id, log),
-        (["versions", number, "binaire"], Method::Get) => {
-            let number = number.parse().map_err(|_| Error::InvalidRequest("Le numéro de version est invalide".to_owned()))?;
-            download(request, id, Some(number), log)
-        }
+        (["versions", number, "binaire"], Method::Get) => download(request, id, Some(version_number(number)?), log),
+        (["versions", number, "modifications"], Method::Get) => changes(request, id, version_number(number)?, log),
         (["habilitations"], Method::Put) => rights(request, id, log),
-        ([], _) | (["versions"], _) | (["versions", _, "binaire"], _) => Err(Error::MethodNotAllowed("GET")),
+        ([], _) | (["versions"], _) | (["versions", _, "binaire" | "modifications"], _) => {
+            Err(Error::MethodNotAllowed("GET"))
+        }
         (["binaire"], _) => Err(Error::MethodNotAllowed("GET, PUT")),
         (["habilitations"], _) => Err(Error::MethodNotAllowed("PUT")),
         _ => Err(Error::RouteNotFound),
     }
+}
+
+fn version_number(segment: &str) -> Result<u32, Error> {
+    segment.parse().map_err(|_| Error::InvalidRequest("Le numéro de version est invalide".to_owned()))
+}
+
+/// Streams the Document Server's changes archive of version `number`, for its history view.
+fn changes(request: &Request, id: &str, number: u32, log: &mut LogContext) -> Result<Response, Error> {
+    let (context, _, document) = readable(request, id, log)?;
+    let version = document.version(number).ok_or(Error::InvalidRequest(format!("La version {number} n'existe pas")))?;
+    let changes = version
+        .changes
+        .clone()
+        .ok_or_else(|| Error::InvalidRequest(format!("La version {number} n'a pas d'archive de modifications")))?;
+    let name = format!("modifications-v{number}.zip");
+    stream_blob(context.kv, document.id, changes, "application/zip", &name)
 }
 
 /// Opens the context, authenticates the user and loads a document they may read.
@@ -81,8 +97,12 @@ fn download(request: &Request, id: &str, number: Option<u32>, log: &mut LogConte
 /// Streams the binary of `version` with its exact type, length and file name.
 pub(crate) fn stream_version(kv: WasiKv, id: Uuid, version: &Version) -> Result<Response, Error> {
     let mime = FileType::from_extension(&version.file_type).map_or("application/octet-stream", |file_type| file_type.mime_type());
-    let blob = version.blob.clone();
-    let size = version.size;
+    stream_blob(kv, id, version.blob.clone(), mime, &version.title)
+}
+
+/// Streams the chunks of `blob` as a download named `name`.
+fn stream_blob(kv: WasiKv, id: Uuid, blob: crate::storage::BlobRef, mime: &str, name: &str) -> Result<Response, Error> {
+    let size = blob.size;
     let writer = move |out: &mut dyn std::io::Write| {
         let mut sent = 0u64;
         for chunk in BlobReader::new(&kv, id, &blob) {
@@ -96,7 +116,7 @@ pub(crate) fn stream_version(kv: WasiKv, id: Uuid, version: &Version) -> Result<
     let mut response = Response::new(200, Body::Stream(Box::new(writer)));
     response.header("content-type", mime);
     response.header("content-length", &size.to_string());
-    response.header("content-disposition", &content_disposition(&version.title));
+    response.header("content-disposition", &content_disposition(name));
     response.header("x-content-type-options", "nosniff");
     response.header("cache-control", "no-store");
     Ok(response)
@@ -236,6 +256,9 @@ struct VersionView<'a> {
     auteur: &'a str,
     nom_auteur: &'a str,
     nature: crate::storage::VersionKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    historique: Option<&'a serde_json::Value>,
+    modifications: bool,
 }
 
 impl<'a> From<&'a Version> for VersionView<'a> {
@@ -250,6 +273,8 @@ impl<'a> From<&'a Version> for VersionView<'a> {
             auteur: &version.author,
             nom_auteur: &version.author_name,
             nature: version.kind,
+            historique: version.history.as_ref(),
+            modifications: version.changes.is_some(),
         }
     }
 }

@@ -20,10 +20,13 @@ use crate::log;
 use crate::onlyoffice::callback::{Callback, CallbackStatus};
 use crate::onlyoffice::{ContentCheck, FileType};
 use crate::storage::{
-    Author, Document, NewVersion, Outcome, StorageError, VersionKind, add_version, load_document, rotate_key,
-    store_binary,
+    Author, BlobRef, Document, NewVersion, Outcome, StorageError, VersionKind, add_version, delete_blob,
+    load_document, rotate_key, store_binary, write_blob,
 };
 use crate::tokens::{AccessKind, Right, TokenError, verify_access, verify_ds_body_token, verify_ds_header_token};
+
+/// Largest changes archive stored, in bytes.
+const MAX_CHANGES_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Largest callback body accepted, in bytes; real ones are a few kilobytes.
 const MAX_CALLBACK_BODY: u64 = 1024 * 1024;
@@ -245,14 +248,25 @@ impl Save<'_> {
             author: Author { id: author_id, name: author_name },
             ds_key: Some(self.callback.key.clone()),
             session_base_version: key_base_version(&self.callback.key),
+            history: self.callback.history_raw.clone(),
+            changes: None,
             now: self.callback.last_save.as_deref().and_then(parse_last_save).unwrap_or(self.context.now),
         };
+        let changes = if kind == VersionKind::Recovery { None } else { self.store_changes(&origins, &limits) };
+        let new = NewVersion { changes: changes.clone(), ..new };
         let committed = store_binary(&self.context.kv, self.id, max, pieces, |blob| {
             if !check.borrow().finish() {
                 return Err(StorageError::Corrupt(format!("content is not a whole {extension} file")));
             }
             add_version(&self.context.kv, self.id, blob, &new)
-        })?;
+        });
+        if let Some(changes) = &changes {
+            let kept = committed.as_ref().is_ok_and(|committed| committed.document.references_blob(changes.id));
+            if !kept {
+                self.discard(changes);
+            }
+        }
+        let committed = committed?;
         match committed.outcome {
             Outcome::Changed => log::info(
                 self.log,
@@ -261,6 +275,40 @@ impl Save<'_> {
             Outcome::Unchanged => log::info(self.log, "repeated callback, nothing new stored"),
         }
         Ok(acknowledged())
+    }
+}
+
+impl Save<'_> {
+    /// Stores the changes archive (`changesurl`) for the version-history view. A failure only
+    /// loses the history, never the save, so it is logged and the save goes on without it.
+    fn store_changes(&self, origins: &DsOrigins, limits: &Limits) -> Option<BlobRef> {
+        let url = self.callback.changes_url.as_ref()?;
+        let stored = origins
+            .resolve(url)
+            .map_err(|err| Error::DownloadFailed(format!("changes url rejected: {err}")))
+            .and_then(|resolved| {
+                let limits = Limits { max_bytes: MAX_CHANGES_BYTES, ..*limits };
+                let download = fetch::get(&resolved, &limits).map_err(download_error)?;
+                write_blob(&self.context.kv, self.id, MAX_CHANGES_BYTES, download.map(|piece| piece.map_err(download_error)))
+            });
+        match stored {
+            Ok(blob) => Some(blob),
+            Err(err) => {
+                log::warn(self.log, &format!("changes archive not stored, history view will lack it: {err}"));
+                None
+            }
+        }
+    }
+
+    /// Deletes the chunks of a changes archive that no version references.
+    fn discard(&self, blob: &BlobRef) {
+        let referenced = load_document(&self.context.kv, self.id)
+            .map(|document| document.is_some_and(|document| document.references_blob(blob.id)));
+        if let Ok(false) = referenced
+            && let Err(err) = delete_blob(&self.context.kv, self.id, blob)
+        {
+            log::warn(self.log, &format!("changes archive chunks left behind: {err}"));
+        }
     }
 }
 

@@ -91,6 +91,12 @@ pub struct Version {
     /// Version the editing session started from, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_base_version: Option<u32>,
+    /// The Document Server's `history` object of the save, for its version-history view.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<serde_json::Value>,
+    /// Chunks of the Document Server's changes archive (`changesurl`) of the save.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<BlobRef>,
 }
 
 /// A document key that is no longer current.
@@ -180,9 +186,9 @@ impl Document {
 
     /// Returns whether a version stores its binary in blob `blob_id`.
     pub fn references_blob(&self, blob_id: Uuid) -> bool {
-        self.versions
-            .iter()
-            .any(|version| version.blob.id == blob_id)
+        self.versions.iter().any(|version| {
+            version.blob.id == blob_id || version.changes.as_ref().is_some_and(|changes| changes.id == blob_id)
+        })
     }
 
     /// Replaces the document key with `new_key` and remembers the old one, keeping the last
@@ -280,6 +286,8 @@ pub(super) mod tests {
             blob,
             ds_key: None,
             session_base_version: None,
+            history: None,
+            changes: None,
         };
         Document {
             id,

@@ -42,6 +42,10 @@ pub struct NewVersion {
     pub ds_key: Option<String>,
     /// Version the editing session started from, when known.
     pub session_base_version: Option<u32>,
+    /// The Document Server's `history` object of the save.
+    pub history: Option<serde_json::Value>,
+    /// Chunks of the changes archive, already stored.
+    pub changes: Option<BlobRef>,
     /// Current time, Unix seconds.
     pub now: u64,
 }
@@ -57,6 +61,8 @@ impl NewVersion {
             author: upload.author.clone(),
             ds_key: None,
             session_base_version: None,
+            history: None,
+            changes: None,
             now: upload.now,
         }
     }
@@ -76,6 +82,8 @@ pub(super) fn build_version(number: u32, blob: BlobRef, new: &NewVersion) -> Ver
         blob,
         ds_key: new.ds_key.clone(),
         session_base_version: new.session_base_version,
+        history: new.history.clone(),
+        changes: new.changes.clone(),
     }
 }
 

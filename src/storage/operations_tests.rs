@@ -100,6 +100,8 @@ fn from_session(kind: VersionKind, ds_key: &str) -> NewVersion {
         author: author("u-editor"),
         ds_key: Some(ds_key.to_owned()),
         session_base_version: Some(1),
+        history: None,
+        changes: None,
         now: NOW + 60,
     }
 }

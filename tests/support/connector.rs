@@ -176,3 +176,12 @@ pub fn connector_token(claims: Value, expires_in: i64) -> String {
     claims.expires_at = Some(jwt_simple::prelude::Duration::from_secs((now + expires_in).max(0) as u64));
     HS256Key::from_bytes(CONNECTOR_SECRET.as_bytes()).authenticate(claims).unwrap()
 }
+
+/// Signs `claims` exactly as given (no added `iat` or `exp`) with HS256 and `secret`.
+pub fn raw_hs256(claims: &Value, secret: &str) -> String {
+    use jwt_simple::reexports::ct_codecs::{Base64UrlSafeNoPadding, Encoder as _};
+    let encode = |bytes: &[u8]| Base64UrlSafeNoPadding::encode_to_string(bytes).unwrap();
+    let signing_input = format!("{}.{}", encode(br#"{"alg":"HS256","typ":"JWT"}"#), encode(claims.to_string().as_bytes()));
+    let signature = hmac_sha256::HMAC::mac(signing_input.as_bytes(), secret.as_bytes());
+    format!("{signing_input}.{}", encode(&signature))
+}
