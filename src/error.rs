@@ -207,3 +207,66 @@ pub fn json_problem(err: &serde_json::Error) -> String {
     };
     format!("{problem} à la ligne {}, colonne {}", err.line(), err.column())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body_json(err: &Error) -> serde_json::Value {
+        serde_json::to_value(err.body()).unwrap()
+    }
+
+    #[test]
+    fn efalia_codes_and_statuses() {
+        let cases: [(Error, u16, Option<&str>); 7] = [
+            (Error::NotAllowed, 403, Some("non_habilite")),
+            (Error::PasswordChangeRequired, 403, Some("changement_mot_de_passe_requis")),
+            (Error::UnsupportedMediaType, 415, None),
+            (Error::CorruptFile("x".into()), 500, Some("fichier_corrompu")),
+            (Error::Storage("x".into()), 500, Some("ecriture_sur_disque_impossible")),
+            (Error::DownloadFailed("x".into()), 500, Some("ecriture_sur_disque_impossible")),
+            (Error::Maintenance, 503, Some("mise_a_jour_api_en_cours")),
+        ];
+        for (err, status, code) in cases {
+            assert_eq!(err.status(), status, "{err}");
+            assert_eq!(body_json(&err).get("code").and_then(|c| c.as_str()), code, "{err}");
+        }
+    }
+
+    #[test]
+    fn expired_token_has_api_message() {
+        let err = Error::Unauthorized(TokenError::Expired);
+        assert_eq!(err.status(), 401);
+        assert_eq!(body_json(&err)["message"], "Le JWT a expiré");
+        assert!(body_json(&err).get("code").is_none(), "401 has no code in the API");
+    }
+
+    #[test]
+    fn internal_details_stay_out_of_bodies() {
+        let err = Error::Storage("redis://:secret@10.0.0.1 refused".into());
+        assert!(!body_json(&err).to_string().contains("secret"));
+        let err = Error::Config { setting: "onlyoffice_jwt_secret", problem: "too short".into() };
+        assert_eq!(body_json(&err)["message"], "Le connecteur est mal configuré");
+    }
+
+    #[test]
+    fn token_errors_map_by_kind() {
+        assert!(matches!(Error::from(TokenError::WrongDocument), Error::NotAllowed));
+        assert!(matches!(Error::from(TokenError::BadSignature), Error::Unauthorized(_)));
+        let weak = TokenError::WeakSecret { setting: "connector_secret", reason: "too short" };
+        assert_eq!(Error::from(weak).status(), 500);
+    }
+
+    #[test]
+    fn storage_errors_map_by_kind() {
+        assert!(matches!(Error::from(StorageError::NotFound), Error::DocumentNotFound));
+        assert_eq!(Error::from(StorageError::TooLarge { max: 5 }).status(), 413);
+        assert_eq!(Error::from(StorageError::Conflict).status(), 500);
+    }
+
+    #[test]
+    fn json_problem_names_line_and_column() {
+        let err = serde_json::from_str::<serde_json::Value>("{\n  \"a\": }").unwrap_err();
+        assert_eq!(json_problem(&err), "syntaxe invalide à la ligne 2, colonne 8");
+    }
+}

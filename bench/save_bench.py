@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""Save benchmark: throughput and host peak memory of a large save through the callback.
+
+Runs the release host with the release connector, a minimal Document Server stand-in that serves
+one file over HTTP on 127.0.0.1, and sends a signed status-2 callback. In the same run it times a
+plain loopback download of the same file to disk with curl, so the ratio holds across machines.
+
+Usage: python3 bench/save_bench.py [SIZE_MB] [RUNS]      (defaults: 200 MB, 3 runs)
+Prints the median save time, throughput, the loopback baseline, and the host's peak RSS (VmHWM)
+before and after the saves.
+"""
+
+import base64
+import hashlib
+import hmac
+import http.server
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HOST = os.path.join(ROOT, "target/release/efalia-host")
+COMPONENT = os.path.join(ROOT, "target/wasm32-wasip2/release/efalia_onlyoffice.wasm")
+DS_SECRET = "bench-ds-secret-0123456789abcdefghijkl"
+DOC = "5b1c2d3e-4f50-4a61-8b72-93a4b5c6d7e8"
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def hs256(claims: dict, secret: str) -> str:
+    signing_input = b64url(b'{"alg":"HS256","typ":"JWT"}') + "." + b64url(json.dumps(claims).encode())
+    signature = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return signing_input + "." + b64url(signature)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def make_zip_like(path: str, size: int) -> None:
+    """Writes a file that starts and ends like a ZIP archive, with random bytes between."""
+    with open(path, "wb") as out:
+        out.write(b"PK\x03\x04")
+        left = size - 4 - 22
+        while left > 0:
+            piece = os.urandom(min(left, 8 << 20))
+            out.write(piece)
+            left -= len(piece)
+        out.write(b"PK\x05\x06" + bytes(18))
+
+
+def serve_file(path: str, port: int) -> http.server.ThreadingHTTPServer:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            size = os.path.getsize(path)
+            self.send_response(200)
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            with open(path, "rb") as source:
+                while chunk := source.read(1 << 20):
+                    self.wfile.write(chunk)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def peak_rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return int(re.search(r"VmHWM:\s+(\d+)", status.read()).group(1))
+
+
+def request(method: str, url: str, token: str = None, body: bytes = None, content_type: str = None):
+    req = urllib.request.Request(url, data=body, method=method)
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    if content_type:
+        req.add_header("Content-Type", content_type)
+    with urllib.request.urlopen(req, timeout=600) as response:
+        return response.status, response.read()
+
+
+def main() -> None:
+    size_mb = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    size = size_mb * 1000 * 1000
+    subprocess.run(["cargo", "build", "--release", "--locked", "-q", "-p", "efalia-host"], cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "--release", "--locked", "-q", "--target", "wasm32-wasip2", "-p", "efalia-onlyoffice"],
+                   cwd=ROOT, check=True)
+
+    work = tempfile.mkdtemp(prefix="efalia-bench-")
+    big = os.path.join(work, "big.docx")
+    make_zip_like(big, size)
+    ds_port, host_port = free_port(), free_port()
+    ds_base = f"http://127.0.0.1:{ds_port}"
+    config = os.path.join(work, "bench.toml")
+    with open(config, "w") as out:
+        out.write(f"""[variables]
+public_base_url = "http://127.0.0.1:{host_port}"
+user_jwt_secret = "bench-user-secret-0123456789abcdefghij"
+onlyoffice_jwt_secret = "{DS_SECRET}"
+connector_secret = "bench-connector-secret-0123456789abcdef"
+onlyoffice_public_url = "{ds_base}"
+onlyoffice_internal_url = "{ds_base}"
+max_document_bytes = "{size * 2}"
+[component]
+allowed_outbound_hosts = ["{{{{ onlyoffice_internal_url }}}}"]
+""")
+    host = subprocess.Popen([HOST, "serve", COMPONENT, "--listen", f"127.0.0.1:{host_port}", "--config", config,
+                             "--sqlite-path", os.path.join(work, "kv.sqlite3")],
+                            stderr=open(os.path.join(work, "host.log"), "w"), env={**os.environ, "RUST_LOG": "warn"})
+    server = serve_file(big, ds_port)
+    try:
+        base = f"http://127.0.0.1:{host_port}"
+        for _ in range(100):
+            try:
+                request("GET", base + "/health")
+                break
+            except OSError:
+                time.sleep(0.1)
+        user = subprocess.run([HOST, "dev-token", "--config", config], capture_output=True, text=True, check=True).stdout.strip()
+        with open(os.path.join(ROOT, "tests/fixtures/rapport.docx"), "rb") as fixture:
+            request("PUT", f"{base}/api/documents/{DOC}/binaire?nom=rapport.docx", user, fixture.read())
+        _, acces = request("GET", f"{base}/api/only-office/{DOC}/acces", user)
+        callback = json.loads(acces)["callback"]
+        before = peak_rss_kib(host.pid)
+
+        save_times, download_times = [], []
+        for _ in range(runs):
+            _, meta = request("GET", f"{base}/api/documents/{DOC}", user)
+            key = json.loads(meta)["cle_onlyoffice"]
+            now = int(time.time())
+            body = {"key": key, "status": 2, "url": f"{ds_base}/cache/output.docx?md5=x&expires={now + 900}",
+                    "filetype": "docx", "users": ["u-101"], "actions": [{"type": 0, "userid": "u-101"}]}
+            body["token"] = hs256({**body, "iat": now, "exp": now + 300}, DS_SECRET)
+            started = time.monotonic()
+            status, answer = request("POST", callback, body=json.dumps(body).encode(), content_type="application/json")
+            save_times.append(time.monotonic() - started)
+            assert status == 200 and json.loads(answer) == {"error": 0}, answer
+
+            target = os.path.join(work, "download.bin")
+            started = time.monotonic()
+            subprocess.run(["curl", "-s", "-o", target, f"{ds_base}/cache/output.docx"], check=True)
+            download_times.append(time.monotonic() - started)
+            os.remove(target)
+
+        after = peak_rss_kib(host.pid)
+        save = statistics.median(save_times)
+        download = statistics.median(download_times)
+        print(f"file: {size_mb} MB, runs: {runs}")
+        print(f"save through the callback: median {save:.2f} s, {size / save / 1e6:.1f} MB/s (runs: {', '.join(f'{t:.2f}' for t in save_times)})")
+        print(f"loopback download to a file (curl): median {download:.2f} s, {size / download / 1e6:.1f} MB/s")
+        print(f"ratio save / download throughput: {download / save:.2f}")
+        print(f"host peak RSS: {before / 1024:.1f} MiB before the saves, {after / 1024:.1f} MiB after (growth {(after - before) / 1024:.1f} MiB)")
+    finally:
+        host.terminate()
+        host.wait()
+        server.shutdown()
+        subprocess.run(["rm", "-rf", work])
+
+
+if __name__ == "__main__":
+    main()
