@@ -67,7 +67,7 @@ pub fn write_dev_config(path: &Path) -> anyhow::Result<bool> {
 #[cfg(unix)]
 fn restrict_permissions(file: &std::fs::File) {
     use std::os::unix::fs::PermissionsExt as _;
-    // The file holds secrets: readable by its owner only. Failing to restrict is not fatal.
+    // The file contains secrets, so only its owner may read it. Failing to restrict is not fatal.
     let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
 }
 

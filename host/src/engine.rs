@@ -10,7 +10,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 /// Interval between two epoch increments; CPU time limits are counted in these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// How instances get their memory.
+/// Allocation strategy of instance memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Allocation {
     /// The pooling allocator when the machine can reserve its address space, else on demand.
@@ -33,7 +33,7 @@ pub struct EngineOptions {
 /// Builds the engine, trying the pooling allocator first when allowed.
 ///
 /// Returns the engine and whether it pools. The pool reserves virtual address space up front,
-/// which fails on machines with a small address space or a strict overcommit policy; the
+/// which fails on machines with a small address space or a strict overcommit policy. The
 /// on-demand allocator then takes over, with a warning.
 ///
 /// # Errors

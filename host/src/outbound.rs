@@ -1,9 +1,10 @@
 //! Outbound HTTP: the allow-list, in Spin's `allowed_outbound_hosts` grammar, and the
 //! `WasiHttpHooks` that enforce it together with the host's timeouts.
 //!
-//! An entry is `scheme://host[:port]`: scheme is a name or `*`; host is a name, an IP address, `*`,
-//! `*.domain` (subdomains only) or a CIDR block such as `10.0.0.0/8`; port is omitted (the
-//! scheme's default), `*`, a number or a range `8000..8010` (end excluded, as in Spin).
+//! An entry is `scheme://host[:port]`. The scheme is a name or `*`. The host is a name, an IP
+//! address, `*`, `*.domain` (subdomains only) or a CIDR block such as `10.0.0.0/8`. The port is
+//! omitted (the scheme's default), `*`, a number or a range `8000..8010` (end excluded, as in
+//! Spin).
 
 use std::net::IpAddr;
 use std::sync::Arc;

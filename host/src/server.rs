@@ -298,7 +298,7 @@ impl Host {
             }
             Ok(Ok(response)) => response,
             Ok(Err(code)) => {
-                tracing::error!(error_code = ?code, "guest answered with an error code");
+                tracing::error!(error_code = ?code, "guest returned an error code instead of a response");
                 host_response(http::StatusCode::INTERNAL_SERVER_ERROR, "internal server error\n")
             }
             Err(_) => {

@@ -75,7 +75,7 @@ impl StdoutStream for GuestOutput {
     }
 }
 
-/// Longest guest line kept whole; longer lines are logged in pieces of this size.
+/// Maximum length of a logged guest line, in bytes; longer lines are logged in pieces.
 const MAX_LINE_BYTES: usize = 4096;
 
 struct LineLogger {

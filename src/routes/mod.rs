@@ -16,38 +16,73 @@ use crate::kv::WasiKv;
 use crate::settings::Settings;
 use crate::tokens::User;
 
+/// A path of the API, before the method is checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route<'a> {
+    /// `/health`
+    Health,
+    /// `/api/only-office/token`
+    Token,
+    /// `/api/only-office/{id}/acces`
+    Acces(&'a str),
+    /// `/api/only-office/{id}/binaire`
+    Binaire(&'a str),
+    /// `/api/only-office/{id}/remplacer`
+    Remplacer(&'a str),
+    /// `/api/documents/{id}` and what follows it.
+    Documents(&'a str, Vec<&'a str>),
+    /// Any other path, a trailing slash included.
+    Unknown,
+}
+
+impl<'a> Route<'a> {
+    /// Matches a request path (without its query) against the API's paths.
+    pub fn parse(path: &'a str) -> Self {
+        let Some(rest) = path.strip_prefix('/') else { return Self::Unknown };
+        let segments: Vec<&str> = rest.split('/').collect();
+        match segments.as_slice() {
+            ["health"] => Self::Health,
+            ["api", "only-office", "token"] => Self::Token,
+            ["api", "only-office", id, "acces"] => Self::Acces(id),
+            ["api", "only-office", id, "binaire"] => Self::Binaire(id),
+            ["api", "only-office", id, "remplacer"] => Self::Remplacer(id),
+            ["api", "documents", id, rest @ ..] => Self::Documents(id, rest.to_vec()),
+            _ => Self::Unknown,
+        }
+    }
+}
+
 /// Routes `request` to its handler and turns any error into a response with [`Error::into_response`].
 pub fn dispatch(request: &Request) -> Response {
-    let segments: Vec<&str> = request.path().split('/').skip(1).collect();
     let method = request.method();
     let mut context = LogContext::default();
-    let result = match segments.as_slice() {
-        ["health"] => only(method, Method::Get, "GET", health::get),
-        ["api", "only-office", "token"] => {
+    let route = Route::parse(request.path());
+    if let Route::Acces(id) | Route::Binaire(id) | Route::Remplacer(id) | Route::Documents(id, _) = &route {
+        context.document = Some((*id).to_owned());
+    }
+    let result = match route {
+        Route::Health => only(method, Method::Get, "GET", health::get),
+        Route::Token => {
             context.route = "token";
             only(method, Method::Post, "POST", || token::post(request, &mut context))
         }
-        ["api", "only-office", id, "acces"] => {
+        Route::Acces(id) => {
             context.route = "acces";
-            context.document = Some((*id).to_owned());
             only(method, Method::Get, "GET", || acces::get(request, id, &mut context))
         }
-        ["api", "only-office", id, "binaire"] => {
+        Route::Binaire(id) => {
             context.route = "binaire";
-            context.document = Some((*id).to_owned());
             only(method, Method::Get, "GET", || binaire::get(request, id, &mut context))
         }
-        ["api", "only-office", id, "remplacer"] => {
+        Route::Remplacer(id) => {
             context.route = "remplacer";
-            context.document = Some((*id).to_owned());
             only(method, Method::Post, "POST", || remplacer::post(request, id, &mut context))
         }
-        ["api", "documents", id, rest @ ..] => {
+        Route::Documents(id, rest) => {
             context.route = "documents";
-            context.document = Some((*id).to_owned());
-            documents::dispatch(request, id, rest, &mut context)
+            documents::dispatch(request, id, &rest, &mut context)
         }
-        _ => Err(Error::RouteNotFound),
+        Route::Unknown => Err(Error::RouteNotFound),
     };
     result.unwrap_or_else(|err| err.into_response(&context))
 }
@@ -110,4 +145,25 @@ pub(crate) fn document_id(segment: &str) -> Result<Uuid, Error> {
 /// Returns the current Unix time in seconds.
 pub(crate) fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Route;
+
+    #[test]
+    fn api_paths_are_recognised() {
+        assert_eq!(Route::parse("/health"), Route::Health);
+        assert_eq!(Route::parse("/api/only-office/token"), Route::Token);
+        assert_eq!(Route::parse("/api/only-office/abc/acces"), Route::Acces("abc"));
+        assert_eq!(Route::parse("/api/only-office/abc/remplacer"), Route::Remplacer("abc"));
+        assert_eq!(Route::parse("/api/documents/abc/versions/2/binaire"), Route::Documents("abc", vec!["versions", "2", "binaire"]));
+    }
+
+    #[test]
+    fn near_misses_are_unknown() {
+        for path in ["", "health", "/health/", "/api/only-office/abc/acces/", "/api/only-office//acces/x", "/api/only-office/token/x", "//health"] {
+            assert_eq!(Route::parse(path), Route::Unknown, "{path:?}");
+        }
+    }
 }
