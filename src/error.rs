@@ -48,6 +48,12 @@ pub enum Error {
     /// The request body is not of a supported media type.
     #[error("unsupported media type")]
     UnsupportedMediaType,
+    /// The file name's extension is not a supported document type; carries the extension.
+    #[error("unsupported file type {0:?}")]
+    UnsupportedFileType(String),
+    /// The document has no version with this number.
+    #[error("version {0} not found")]
+    VersionNotFound(u32),
     /// A stored or downloaded file is not what it claims to be.
     #[error("corrupt file: {0}")]
     CorruptFile(String),
@@ -96,10 +102,10 @@ impl Error {
             Self::InvalidDocumentId | Self::InvalidJson(_) | Self::InvalidRequest(_) => 400,
             Self::Unauthorized(_) => 401,
             Self::NotAllowed | Self::PasswordChangeRequired => 403,
-            Self::DocumentNotFound | Self::RouteNotFound => 404,
+            Self::DocumentNotFound | Self::RouteNotFound | Self::VersionNotFound(_) => 404,
             Self::MethodNotAllowed(_) => 405,
             Self::TooLarge { .. } => 413,
-            Self::UnsupportedMediaType => 415,
+            Self::UnsupportedMediaType | Self::UnsupportedFileType(_) => 415,
             Self::CorruptFile(_)
             | Self::Storage(_)
             | Self::Config { .. }
@@ -115,7 +121,7 @@ impl Error {
             Self::InvalidDocumentId => {
                 ("L'identifiant du document n'est pas un UUID valide".into(), None)
             }
-            Self::InvalidJson(detail) => (format!("Le corps de la requête n'est pas un JSON valide : {detail}"), None),
+            Self::InvalidJson(detail) => (format!("Le corps de la requête est invalide : {detail}"), None),
             Self::InvalidRequest(detail) => (detail.clone(), None),
             Self::Unauthorized(TokenError::Expired) => ("Le JWT a expiré".into(), None),
             Self::Unauthorized(TokenError::Missing) => ("Le JWT est absent".into(), None),
@@ -130,6 +136,14 @@ impl Error {
             Self::MethodNotAllowed(_) => ("Cette méthode n'est pas acceptée sur cette route".into(), None),
             Self::TooLarge { max } => (format!("Le fichier dépasse la taille maximale de {max} octets"), None),
             Self::UnsupportedMediaType => ("Le format de la requête n'est pas supporté".into(), None),
+            Self::UnsupportedFileType(extension) => (
+                format!(
+                    "Le type de fichier « {extension} » n'est pas pris en charge : utilisez un document \
+                     Word, Excel, PowerPoint, OpenDocument, PDF, RTF, TXT ou CSV"
+                ),
+                None,
+            ),
+            Self::VersionNotFound(number) => (format!("La version {number} n'existe pas"), None),
             Self::CorruptFile(_) => ("Le fichier n'a pas pu être écrit correctement".into(), Some("fichier_corrompu")),
             Self::Storage(_) | Self::DownloadFailed(_) => (
                 "Le fichier n'a pas pu être écrit correctement".into(),
@@ -145,7 +159,7 @@ impl Error {
     /// Turns the error into its response, logging it once with the route and document involved.
     pub fn into_response(self, context: &LogContext) -> Response {
         let status = self.status();
-        if status >= 500 {
+        if status >= 500 && !matches!(self, Self::Maintenance) {
             crate::log::error(context, &format!("{self}"));
         } else {
             crate::log::warn(context, &format!("{self}"));

@@ -225,15 +225,21 @@ impl Response {
                     eprintln!("level=error response body not finished: {err:?}");
                 }
             }
-            // Dropping the body without `finish` tells the host the response is incomplete.
-            Err(message) => eprintln!("level=error response body failed: {message}"),
+            // Dropping the body without `finish` tells the host the response is incomplete. A
+            // client that stops reading (a HEAD request, a closed connection) ends up here too.
+            Err(message) => eprintln!("level=warn response body not fully sent: {message}"),
         }
     }
 }
 
 fn write_all(stream: &mut OutputStream, bytes: &[u8]) -> Result<(), String> {
     stream.write_all(bytes).map_err(|err| err.to_string())?;
-    stream.flush().map_err(|err| err.to_string())
+    // The host may close the stream as soon as `Content-Length` bytes arrived, before this
+    // flush: every byte was then delivered.
+    match stream.blocking_flush() {
+        Ok(()) | Err(StreamError::Closed) => Ok(()),
+        Err(StreamError::LastOperationFailed(err)) => Err(err.to_debug_string()),
+    }
 }
 
 /// `std::io::Write` over a WASI output stream that also flushes at the end.

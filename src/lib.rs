@@ -26,13 +26,15 @@ pub mod settings;
 pub mod storage;
 pub mod tokens;
 
-struct Connector;
-
 // Native builds (unit tests) leave the export out: its symbol names, such as
 // `wasi:http/incoming-handler@0.2.12#handle`, are not valid in a native linker's export list.
 #[cfg(target_arch = "wasm32")]
+struct Connector;
+
+#[cfg(target_arch = "wasm32")]
 wasi::http::proxy::export!(Connector);
 
+#[cfg(target_arch = "wasm32")]
 impl wasi::exports::http::incoming_handler::Guest for Connector {
     fn handle(request: wasi::http::types::IncomingRequest, out: wasi::http::types::ResponseOutparam) {
         let request = http::Request::new(request);

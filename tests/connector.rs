@@ -34,6 +34,27 @@ fn health_answers_ok() {
 }
 
 #[test]
+fn health_names_unusable_settings() {
+    let connector = Connector::start_with(
+        &[("onlyoffice_jwt_secret", "short"), ("max_document_bytes", "5k"), ("connector_secret", support::connector::USER_SECRET)],
+        Setup::default(),
+    );
+    let reply = get(&connector.url("/health"));
+    assert_eq!(reply.status, 503);
+    let names: Vec<String> = reply.json()["parametres"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect();
+    assert_eq!(names, ["onlyoffice_jwt_secret", "connector_secret", "max_document_bytes"]);
+    assert!(!reply.text().contains("short"), "values never appear");
+}
+
+#[test]
+fn missing_version_is_404() {
+    let connector = connector_with_document("rapport.docx");
+    let reply = connector.as_user(OWNER, "GET", &format!("/api/documents/{DOC}/versions/99/binaire"), None);
+    assert_eq!(reply.status, 404);
+    assert_eq!(reply.json()["message"], "La version 99 n'existe pas");
+}
+
+#[test]
 fn office_files_round_trip_through_binaire() {
     let connector = Connector::start();
     let cases = [
@@ -267,8 +288,8 @@ fn token_never_signs_foreign_values() {
         "editorConfig": { "callbackUrl": "https://attacker.example/cb" },
     });
     let reply = post_config(&connector, OWNER, &foreign_callback);
-    assert_eq!(reply.status, 403, "a foreign callbackUrl is refused: {}", reply.text());
-    assert_eq!(reply.json()["code"], "non_habilite");
+    assert_eq!(reply.status, 400, "a foreign callbackUrl is refused: {}", reply.text());
+    assert!(reply.json()["message"].as_str().unwrap().contains("/acces"));
 
     let mixed = json!({
         "document": { "url": binaire, "key": "4711-v7-9f2c", "permissions": { "edit": true } },
@@ -362,6 +383,9 @@ fn upload_rejects_oversized_and_mismatched_files() {
     assert_eq!(mismatch.status, 400, "{}", mismatch.text());
     let unknown_type = connector.upload(OWNER, DOC, "script.exe", b"MZ");
     assert_eq!(unknown_type.status, 415, "{}", unknown_type.text());
+    assert!(unknown_type.json()["message"].as_str().unwrap().contains("« exe »"));
+    let with_path = connector.upload(OWNER, DOC, "../../etc/rapport.docx", &fixture("rapport.docx"));
+    assert_eq!(with_path.status, 400, "a file name with a path is refused");
     let missing = connector.as_user(OWNER, "GET", &format!("/api/documents/{DOC}"), None);
     assert_eq!(missing.status, 404, "nothing was stored");
 }

@@ -240,6 +240,12 @@ impl Host {
     }
 
     async fn dispatch(&self, request_id: u64, request: hyper::Request<Incoming>) -> hyper::Response<HyperOutgoingBody> {
+        // hyper's read buffer bounds the header section only roughly, so count it exactly here.
+        let header_bytes: usize = request.headers().iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum();
+        if header_bytes > self.limits.max_header_bytes {
+            tracing::warn!(header_bytes, max = self.limits.max_header_bytes, "request headers over the limit");
+            return host_response(http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "request headers too large\n");
+        }
         let max_body = self.limits.max_request_body;
         let declared = request
             .headers()

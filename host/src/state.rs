@@ -84,15 +84,18 @@ struct LineLogger {
 }
 
 impl LineLogger {
+    /// Logs one guest line, at the level it starts with (`level=error`, `level=warn`), else info.
     fn emit(&self, line: &[u8]) {
         let line = String::from_utf8_lossy(line);
-        tracing::info!(
-            target: "guest",
-            request_id = self.output.request_id,
-            stream = self.output.stream,
-            "{}",
-            line.trim_end_matches('\r')
-        );
+        let line = line.trim_end_matches('\r');
+        let (request_id, stream) = (self.output.request_id, self.output.stream);
+        if line.starts_with("level=error") {
+            tracing::error!(target: "guest", request_id, stream, "{line}");
+        } else if line.starts_with("level=warn") {
+            tracing::warn!(target: "guest", request_id, stream, "{line}");
+        } else {
+            tracing::info!(target: "guest", request_id, stream, "{line}");
+        }
     }
 }
 

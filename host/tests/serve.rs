@@ -278,3 +278,15 @@ fn unknown_route_is_guest_404() {
     let host = start(sqlite_backend(&dir), "");
     assert_eq!(get(&host.url("/nothing-here")).status, 404);
 }
+
+#[test]
+fn header_limit_is_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = start(sqlite_backend(&dir), "");
+    let under = "a".repeat(12_000);
+    let reply = support::host::send("GET", &host.url("/"), &[("x-filler", &under)], None);
+    assert_eq!(reply.status, 200);
+    let over = "a".repeat(17_000);
+    let reply = support::host::send("GET", &host.url("/"), &[("x-filler", &over)], None);
+    assert_eq!(reply.status, 431, "the default test limit is 16 KiB");
+}

@@ -57,7 +57,7 @@ fn version_number(segment: &str) -> Result<u32, Error> {
 /// Streams the Document Server's changes archive of version `number`, for its history view.
 fn changes(request: &Request, id: &str, number: u32, log: &mut LogContext) -> Result<Response, Error> {
     let (context, _, document) = readable(request, id, log)?;
-    let version = document.version(number).ok_or(Error::InvalidRequest(format!("La version {number} n'existe pas")))?;
+    let version = document.version(number).ok_or(Error::VersionNotFound(number))?;
     let changes = version
         .changes
         .clone()
@@ -88,7 +88,7 @@ fn versions(request: &Request, id: &str, log: &mut LogContext) -> Result<Respons
 fn download(request: &Request, id: &str, number: Option<u32>, log: &mut LogContext) -> Result<Response, Error> {
     let (context, _, document) = readable(request, id, log)?;
     let version = match number {
-        Some(number) => document.version(number).ok_or(Error::InvalidRequest(format!("La version {number} n'existe pas")))?,
+        Some(number) => document.version(number).ok_or(Error::VersionNotFound(number))?,
         None => document.current().ok_or_else(|| Error::CorruptFile(format!("document {} has no current version", document.id)))?,
     };
     stream_version(context.kv, document.id, &version.clone())
@@ -128,9 +128,20 @@ fn upload(request: &Request, id: &str, log: &mut LogContext) -> Result<Response,
     let id = document_id(id)?;
     let title = request
         .query_param("nom")
-        .filter(|name| !name.trim().is_empty() && name.len() <= 255 && !name.chars().any(char::is_control))
-        .ok_or_else(|| Error::InvalidRequest("Le paramètre nom (nom du fichier) est absent ou invalide".to_owned()))?;
-    let file_type = FileType::from_file_name(&title).map_err(|_| Error::UnsupportedMediaType)?;
+        .filter(|name| {
+            !name.trim().is_empty()
+                && name.len() <= 255
+                && !name.chars().any(|c| c.is_control() || c == '/' || c == '\\')
+        })
+        .ok_or_else(|| {
+            Error::InvalidRequest(
+                "Le paramètre nom (nom du fichier, sans chemin) est absent ou invalide".to_owned(),
+            )
+        })?;
+    let file_type = FileType::from_file_name(&title).map_err(|_| {
+        let extension = title.rsplit_once('.').map_or("", |(_, extension)| extension);
+        Error::UnsupportedFileType(extension.to_owned())
+    })?;
 
     let existing = load_document(&context.kv, id)?;
     if let Some(document) = &existing

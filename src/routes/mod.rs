@@ -61,7 +61,10 @@ pub fn dispatch(request: &Request) -> Response {
         context.document = Some((*id).to_owned());
     }
     let result = match route {
-        Route::Health => only(method, Method::Get, "GET", health::get),
+        Route::Health => {
+            context.route = "health";
+            only(method, Method::Get, "GET", health::get)
+        }
         Route::Token => {
             context.route = "token";
             only(method, Method::Post, "POST", || token::post(request, &mut context))

@@ -31,13 +31,14 @@ pub(super) fn post(request: &Request, log: &mut LogContext) -> Result<Response, 
     }
 
     let base = context.settings.public_base_url()?;
+    // Nothing is signed when the configuration names no document of this connector, or two.
     let id = find_document_reference(&client, &base).map_err(|err| match err {
-        OnlyOfficeError::MissingDocumentReference => Error::InvalidRequest(
-            "La configuration ne désigne aucun document : document.url doit être l'URL binaire donnée par /acces"
+        OnlyOfficeError::DocumentReferenceMismatch => Error::NotAllowed,
+        _ => Error::InvalidRequest(
+            "La configuration ne désigne aucun document de ce connecteur : document.url doit être \
+             l'URL binaire donnée par /acces"
                 .to_owned(),
         ),
-        // A URL outside this connector, or two URLs naming different documents: never signed.
-        _ => Error::NotAllowed,
     })?;
     log.document = Some(id.to_string());
     let document = readable_document(&context, &user, id)?;
