@@ -65,6 +65,20 @@ impl Request {
             .map(|(_, value)| value.into_owned())
     }
 
+    /// Returns the query parameter `name` decoded strictly: `Err` when its bytes are not valid
+    /// UTF-8 once percent-decoded, where [`Request::query_param`] would replace them.
+    pub fn query_param_utf8(&self, name: &str) -> Result<Option<String>, std::str::Utf8Error> {
+        let Some(raw) = self.query.split('&').find_map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (key == name).then_some(value)
+        }) else {
+            return Ok(None);
+        };
+        let plus_as_space = raw.replace('+', " ");
+        let decoded = percent_encoding::percent_decode_str(&plus_as_space).decode_utf8()?;
+        Ok(Some(decoded.into_owned()))
+    }
+
     /// Returns the `Content-Length` header, if present and valid.
     pub fn content_length(&self) -> Option<u64> {
         self.header("content-length")?.trim().parse().ok()

@@ -54,6 +54,7 @@ mod bindings;
 pub mod dev;
 pub mod engine;
 pub mod kv;
+pub mod logging;
 pub mod outbound;
 pub mod runtime_config;
 mod server;

@@ -127,7 +127,9 @@ fn upload(request: &Request, id: &str, log: &mut LogContext) -> Result<Response,
     let user = context.user(request, log)?;
     let id = document_id(id)?;
     let title = request
-        .query_param("nom")
+        .query_param_utf8("nom")
+        .ok()
+        .flatten()
         .filter(|name| {
             !name.trim().is_empty()
                 && name.len() <= 255

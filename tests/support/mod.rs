@@ -7,6 +7,7 @@ pub mod host;
 #[path = "../../host/tests/support/redis.rs"]
 pub mod redis;
 
+pub mod attack;
 pub mod component;
 pub mod connector;
 pub mod ds;
