@@ -78,7 +78,7 @@ impl Session {
     }
 }
 
-/// The DS's retry schedule (1, 2 and 4 s) shrunk twentyfold so tests stay fast.
+/// Returns the DS's retry schedule (1, 2 and 4 s) shrunk twentyfold, so tests stay fast.
 fn fast_retries() -> CallbackOptions {
     CallbackOptions { backoff_scale: 0.05, ..CallbackOptions::default() }
 }
@@ -285,8 +285,8 @@ fn foreign_url_is_never_fetched() {
 #[test]
 fn download_faults_leave_current_version() {
     let session = open_session();
-    // A body cut short is a transport failure (the host reports the broken connection), which
-    // a retry can fix; content that is not the announced type is corrupt.
+    // A body cut short is a transport failure, because the host reports the broken connection,
+    // so a retry can fix it. Content that is not of the announced type is corrupt.
     let faults = [
         (Fault::Truncated, "ecriture_sur_disque_impossible"),
         (Fault::WrongContentLength, "fichier_corrompu"),

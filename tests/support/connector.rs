@@ -129,7 +129,7 @@ pub fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
 }
 
-/// A user token for `sub`, valid ten minutes, with `extra` claims (e.g. `roles`).
+/// Returns a user token for `sub`, valid ten minutes, with `extra` claims (e.g. `roles`).
 pub fn user_token(sub: &str, extra: Value) -> String {
     let mut custom = serde_json::Map::new();
     custom.insert("name".to_owned(), Value::String(format!("Utilisateur {sub}")));
@@ -140,7 +140,7 @@ pub fn user_token(sub: &str, extra: Value) -> String {
     HS256Key::from_bytes(USER_SECRET.as_bytes()).authenticate(claims).unwrap()
 }
 
-/// A Document Server token over `claims`, valid five minutes.
+/// Returns a Document Server token over `claims`, valid five minutes.
 pub fn ds_token(claims: Value) -> String {
     let Value::Object(custom) = claims else { panic!("claims must be an object") };
     let claims = Claims::with_custom_claims(custom, jwt_simple::prelude::Duration::from_mins(5));
@@ -166,8 +166,8 @@ pub fn fixture(name: &str) -> Vec<u8> {
 
 pub const TIMEOUT: Duration = Duration::from_secs(60);
 
-/// A token signed with the connector secret over `claims`, expiring `expires_in` seconds from now
-/// (negative: already expired).
+/// Returns a token signed with the connector secret over `claims`, expiring `expires_in` seconds
+/// from now (negative: already expired).
 pub fn connector_token(claims: Value, expires_in: i64) -> String {
     let Value::Object(custom) = claims else { panic!("claims must be an object") };
     let mut claims = Claims::with_custom_claims(custom, jwt_simple::prelude::Duration::from_secs(60));
