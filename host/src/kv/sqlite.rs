@@ -143,12 +143,33 @@ fn prepare_connection(connection: &Connection, is_file: bool) -> anyhow::Result<
         }
     }
 
-    // In WAL mode, `synchronous=NORMAL` may lose the last commits on a power loss. FULL syncs
-    // the log on every commit, so a saved document survives once its write is acknowledged.
-    connection.pragma_update(None, "synchronous", "FULL")?;
+    // Durability: in WAL mode, `synchronous=NORMAL` survives a process crash but may lose the
+    // last commits on a power loss. Compare-and-swap and increment commit with FULL (see
+    // `durable_transaction`), which syncs the log and so every earlier commit in it. A guest
+    // that writes chunks with `set` and switches its metadata with compare-and-swap, as the
+    // connector does, has everything on disk once the swap returns, at half the cost of syncing
+    // every chunk.
+    // NOTE: a plain `set` never followed by a swap or increment is not synced at once.
+    connection.pragma_update(None, "synchronous", "NORMAL")?;
 
     connection.execute(CREATE_TABLE, [])?;
     Ok(())
+}
+
+/// Runs `operation` with `synchronous=FULL`, so its commit syncs the write-ahead log, and with
+/// it every commit made before under `synchronous=NORMAL`.
+fn durable_transaction<T>(
+    connection: &mut Connection,
+    operation: impl FnOnce(&mut Connection) -> Result<T, BackendError>,
+) -> Result<T, BackendError> {
+    connection
+        .pragma_update(None, "synchronous", "FULL")
+        .context("failed to set SQLite synchronous=FULL")?;
+    let result = operation(connection);
+    connection
+        .pragma_update(None, "synchronous", "NORMAL")
+        .context("failed to set SQLite synchronous=NORMAL")?;
+    result
 }
 
 /// Reads the value of `key` with the cached statement of `connection`.
@@ -313,25 +334,27 @@ impl KvBackend for SqliteBackend {
     async fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64, BackendError> {
         let (store, key) = (store.to_owned(), key.to_owned());
         self.run(move |connection| {
-            // `BEGIN IMMEDIATE` takes the write lock before the read, so no other connection
-            // can change the counter between the read and the write.
-            let transaction = connection
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .context("failed to begin a SQLite write transaction")?;
-            let current = select_value(&transaction, &store, &key)
-                .with_context(|| format!("failed to read key {key:?} of store {store:?}"))?;
-            let value = match current {
-                None => delta,
-                Some(bytes) => decode_counter(&bytes)?
-                    .checked_add(delta)
-                    .ok_or(BackendError::Overflow)?,
-            };
-            upsert(&transaction, &store, &key, &value.to_le_bytes())
-                .with_context(|| format!("failed to write key {key:?} of store {store:?}"))?;
-            transaction.commit().with_context(|| {
-                format!("failed to commit the counter {key:?} of store {store:?}")
-            })?;
-            Ok(value)
+            durable_transaction(connection, |connection| {
+                // `BEGIN IMMEDIATE` takes the write lock before the read, so no other connection
+                // can change the counter between the read and the write.
+                let transaction = connection
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .context("failed to begin a SQLite write transaction")?;
+                let current = select_value(&transaction, &store, &key)
+                    .with_context(|| format!("failed to read key {key:?} of store {store:?}"))?;
+                let value = match current {
+                    None => delta,
+                    Some(bytes) => decode_counter(&bytes)?
+                        .checked_add(delta)
+                        .ok_or(BackendError::Overflow)?,
+                };
+                upsert(&transaction, &store, &key, &value.to_le_bytes())
+                    .with_context(|| format!("failed to write key {key:?} of store {store:?}"))?;
+                transaction.commit().with_context(|| {
+                    format!("failed to commit the counter {key:?} of store {store:?}")
+                })?;
+                Ok(value)
+            })
         })
         .await
     }
@@ -346,25 +369,27 @@ impl KvBackend for SqliteBackend {
         let (store, key) = (store.to_owned(), key.to_owned());
         let (expected, new) = (expected.map(<[u8]>::to_vec), new.to_vec());
         self.run(move |connection| {
-            // As in `increment`, the write lock is taken before the read.
-            let transaction = connection
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .context("failed to begin a SQLite write transaction")?;
-            let current = select_value(&transaction, &store, &key)
-                .with_context(|| format!("failed to read key {key:?} of store {store:?}"))?;
-            if current != expected {
-                transaction
-                    .rollback()
-                    .context("failed to end a SQLite transaction")?;
-                return Ok(Some(current));
-            }
+            durable_transaction(connection, |connection| {
+                // As in `increment`, the write lock is taken before the read.
+                let transaction = connection
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .context("failed to begin a SQLite write transaction")?;
+                let current = select_value(&transaction, &store, &key)
+                    .with_context(|| format!("failed to read key {key:?} of store {store:?}"))?;
+                if current != expected {
+                    transaction
+                        .rollback()
+                        .context("failed to end a SQLite transaction")?;
+                    return Ok(Some(current));
+                }
 
-            upsert(&transaction, &store, &key, &new)
-                .with_context(|| format!("failed to write key {key:?} of store {store:?}"))?;
-            transaction
-                .commit()
-                .with_context(|| format!("failed to commit key {key:?} of store {store:?}"))?;
-            Ok(None)
+                upsert(&transaction, &store, &key, &new)
+                    .with_context(|| format!("failed to write key {key:?} of store {store:?}"))?;
+                transaction
+                    .commit()
+                    .with_context(|| format!("failed to commit key {key:?} of store {store:?}"))?;
+                Ok(None)
+            })
         })
         .await
     }
