@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use url::Url;
 
-/// Why a URL is not fetched.
+/// Reason a URL is not fetched.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OriginError {
     /// Not an absolute http(s) URL.
@@ -32,9 +32,9 @@ pub struct DsOrigins {
 }
 
 impl DsOrigins {
-    /// Checks that `raw` is on the public or internal base and returns the URL to fetch: the
-    /// same path on the internal base (the public base when no internal one is set), with the
-    /// query kept byte for byte, because the Document Server signs it.
+    /// Checks that `raw` is on the public or internal base and returns the URL to fetch. That URL
+    /// has the same path on the internal base (the public base when no internal one is set), and
+    /// the query kept byte for byte, because the Document Server signs it.
     ///
     /// # Errors
     /// [`OriginError`] for a URL that must not be fetched.
@@ -95,7 +95,7 @@ pub struct Limits {
     pub between_bytes: Duration,
 }
 
-/// Why a download failed; the text is for the log and never holds the URL's query.
+/// Reason a download failed. The text is for the log and never contains the URL's query.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FetchError {
     /// The host refused or failed the request, or the body broke off.

@@ -162,9 +162,9 @@ impl BodyReader {
 /// Writer of a streamed body; returns a log message on failure.
 pub type BodyWriter = Box<dyn FnOnce(&mut dyn std::io::Write) -> Result<(), String>>;
 
-/// What a response carries.
+/// Body of a response.
 pub enum Body {
-    /// Bytes held in memory (JSON answers, small bodies).
+    /// Bytes kept in memory (JSON responses, small bodies).
     Bytes(Vec<u8>),
     /// Bytes produced while sending, so a large file never sits in memory; the writer returns
     /// a log message on failure.
@@ -239,7 +239,7 @@ impl Response {
                     eprintln!("level=error response body not finished: {err:?}");
                 }
             }
-            // Dropping the body without `finish` tells the host the response is incomplete. A
+            // Dropping the body without `finish` marks the response as incomplete for the host. A
             // client that stops reading (a HEAD request, a closed connection) ends up here too.
             Err(message) => eprintln!("level=warn response body not fully sent: {message}"),
         }

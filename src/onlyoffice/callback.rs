@@ -74,7 +74,7 @@ pub struct HistoryChange {
     /// When the change was made, in the Document Server's format.
     #[serde(default)]
     pub created: Option<String>,
-    /// Who made it.
+    /// Author of the change.
     #[serde(default)]
     pub user: Option<HistoryUser>,
     /// SHA-256 of the file the changes apply to (Document Server 8.2 and later).
@@ -133,7 +133,7 @@ pub struct Callback {
     pub forcesave_type: Option<i64>,
 }
 
-/// Why claims are not a callback.
+/// Reason claims are not a callback.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CallbackError {
     /// A required field is missing.
@@ -144,7 +144,7 @@ pub enum CallbackError {
     Invalid {
         /// Field name.
         field: &'static str,
-        /// What is wrong.
+        /// Description of the problem.
         reason: &'static str,
     },
 }
