@@ -28,7 +28,6 @@ use support::host::Setup;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::fmt::format::FmtSpan;
-use tracing_subscriber::util::SubscriberInitExt as _;
 
 const DOC: &str = "4b3a2c1d-0e9f-4a8b-9c7d-6e5f4a3b2c1d";
 const OWNER: &str = "u-101";
