@@ -192,6 +192,9 @@ impl FileType {
     /// signature, PDF with `%PDF-` and RTF with `{\rtf`. Plain text has no signature, so `txt`
     /// and `csv` accept any content, the empty file included, unless it starts with a ZIP, OLE2
     /// or PDF signature: such a file is a binary document under a wrong name.
+    //
+    // NOTE: only the container family is checked, so an xlsx named `.docx` passes; telling them
+    // apart needs a look at the archive's entries.
     pub fn matches_content(&self, first_bytes: &[u8]) -> bool {
         match self.container {
             Container::Zip => first_bytes.starts_with(ZIP_LOCAL_FILE_HEADER),

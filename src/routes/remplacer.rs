@@ -197,6 +197,9 @@ impl Save<'_> {
     }
 
     /// Returns whether the document was replaced while this session edited it.
+    //
+    // NOTE: this reads the metadata loaded before the download; a replacement committed while
+    // the file downloads is not seen, and the save then becomes current over it.
     fn is_conflict(&self) -> bool {
         if self.key == KeyState::Recent {
             return true;
