@@ -196,10 +196,9 @@ impl Save<'_> {
         Ok(acknowledged())
     }
 
-    /// Returns whether the document was replaced while this session edited it.
-    //
-    // NOTE: this reads the metadata loaded before the download; a replacement committed while
-    // the file downloads is not seen, and the save then becomes current over it.
+    /// Returns whether the document was replaced while this session edited it. This reads the
+    /// metadata loaded before the download; `add_version` checks the key again inside its
+    /// compare-and-swap, which catches a replacement committed during the download.
     fn is_conflict(&self) -> bool {
         if self.key == KeyState::Recent {
             return true;

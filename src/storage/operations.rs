@@ -110,6 +110,11 @@ fn is_repeat(document: &Document, blob: &BlobRef, new: &NewVersion) -> bool {
 /// under that key, the call is a repeated callback. Nothing is written then, and the outcome is
 /// [`Outcome::Unchanged`].
 ///
+/// A version from an editing session (`new.ds_key` set) becomes current only while that key is
+/// still the document's key, checked inside the compare-and-swap. When another version changed
+/// the key in the meantime (a replacement through the API, say), the version is kept as a
+/// [`VersionKind::Conflict`] copy instead, and the key is left alone.
+///
 /// The chunks of `blob` must already be stored.
 ///
 /// # Errors
@@ -128,13 +133,18 @@ pub fn add_version<K: Kv + ?Sized>(
             return Ok(Outcome::Unchanged);
         }
 
-        let version = build_version(document.next_version_number(), blob.clone(), new);
+        let stale_session = new.kind.becomes_current()
+            && new.ds_key.as_deref().is_some_and(|key| key != document.ds_key);
+        let mut version = build_version(document.next_version_number(), blob.clone(), new);
+        if stale_session {
+            version.kind = VersionKind::Conflict;
+        }
         if version.kind.becomes_current() {
             document.make_current(&version);
         }
         document.versions.push(version);
 
-        if new.rotate_key {
+        if new.rotate_key && !stale_session {
             document.retire_key(new_ds_key(doc_id, document.current_version), &now);
         }
         Ok(Outcome::Changed)

@@ -627,3 +627,25 @@ fn older_version_stays_readable() {
         "version 1 content changed"
     );
 }
+
+#[test]
+fn save_under_stale_key_becomes_conflict() {
+    let kv = MemoryKv::default();
+    let document = store_new_document(&kv, b"v1");
+    let session_key = document.ds_key.clone();
+    let replaced = store_binary(&kv, document.id, MAX_BYTES, pieces(b"v2"), |blob| {
+        replace_binary(&kv, document.id, blob, &upload("report.docx", "docx"))
+    })
+    .unwrap()
+    .document;
+
+    let after = store_binary(&kv, document.id, MAX_BYTES, pieces(b"edited"), |blob| {
+        add_version(&kv, document.id, blob, &from_session(VersionKind::Save, &session_key))
+    })
+    .unwrap()
+    .document;
+
+    assert_eq!(after.versions.last().unwrap().kind, VersionKind::Conflict);
+    assert_eq!(after.current_version, replaced.current_version, "the replacement stays current");
+    assert_eq!(after.ds_key, replaced.ds_key, "the key is not rotated");
+}
