@@ -16,7 +16,7 @@ use jwt_simple::reexports::ct_codecs::{Base64UrlSafeNoPadding, Encoder as _};
 use serde_json::{Map, Value, json};
 
 use super::component::component_wasm;
-use super::connector::{CONNECTOR_SECRET, DS_SECRET, PUBLIC_BASE, USER_SECRET, fixture, user_token};
+use super::connector::{CONNECTOR_SECRET, DS_SECRET, USER_SECRET, fixture, host_config, user_token};
 use super::host::{Reply, Setup, TestHost, send};
 
 // ------------------------------------------------------------------------------------------
@@ -386,29 +386,7 @@ impl OpenConnector {
     /// Starts the component with the test secrets, `variables` added or replacing them, and
     /// `allowed_outbound_hosts` as the host's outbound allow-list.
     pub fn start(variables: &[(&str, &str)], allowed_outbound_hosts: &[&str], mut setup: Setup) -> Self {
-        let mut settings: Vec<(String, String)> = [
-            ("public_base_url", PUBLIC_BASE),
-            ("user_jwt_secret", USER_SECRET),
-            ("onlyoffice_jwt_secret", DS_SECRET),
-            ("connector_secret", CONNECTOR_SECRET),
-            ("onlyoffice_public_url", "https://ds.example.test"),
-            ("onlyoffice_internal_url", "http://onlyoffice-internal"),
-        ]
-        .iter()
-        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
-        .collect();
-        for (name, value) in variables {
-            settings.retain(|(existing, _)| existing != name);
-            settings.push(((*name).to_owned(), (*value).to_owned()));
-        }
-        let variables: toml::Table = settings.into_iter().map(|(name, value)| (name, toml::Value::String(value))).collect();
-        let allowed: Vec<toml::Value> = allowed_outbound_hosts.iter().map(|entry| toml::Value::String((*entry).to_owned())).collect();
-        let mut component = toml::Table::new();
-        component.insert("allowed_outbound_hosts".to_owned(), toml::Value::Array(allowed));
-        let mut config = toml::Table::new();
-        config.insert("variables".to_owned(), toml::Value::Table(variables));
-        config.insert("component".to_owned(), toml::Value::Table(component));
-        setup.config_toml = toml::to_string(&config).expect("serialize the host configuration");
+        setup.config_toml = host_config(variables, allowed_outbound_hosts);
 
         let dir = tempfile::tempdir().unwrap();
         let backend: Arc<dyn KvBackend> =

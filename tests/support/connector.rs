@@ -22,8 +22,9 @@ pub struct Connector {
     _dir: tempfile::TempDir,
 }
 
-/// Settings every test connector gets; `extra` pairs are added or replace them.
-fn variables(extra: &[(&str, &str)]) -> String {
+/// Builds a host configuration with the test settings, `extra` pairs added or replacing them,
+/// and `allowed_outbound_hosts` as the outbound allow-list.
+pub fn host_config(extra: &[(&str, &str)], allowed_outbound_hosts: &[&str]) -> String {
     let mut pairs: Vec<(String, String)> = [
         ("public_base_url", PUBLIC_BASE),
         ("user_jwt_secret", USER_SECRET),
@@ -33,23 +34,23 @@ fn variables(extra: &[(&str, &str)]) -> String {
         ("onlyoffice_internal_url", "http://onlyoffice-internal"),
     ]
     .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .map(|(name, value)| (name.to_string(), value.to_string()))
     .collect();
     for (name, value) in extra {
         pairs.retain(|(existing, _)| existing != name);
         pairs.push((name.to_string(), value.to_string()));
     }
-    let mut text = String::from("[variables]\n");
-    for (name, value) in pairs {
-        text.push_str(&format!("{name} = {}\n", toml_string(&value)));
-    }
-    text.push_str("\n[component]\nallowed_outbound_hosts = [\"{{ onlyoffice_internal_url }}\"]\n");
-    text
+
+    let variables: toml::Table = pairs.into_iter().map(|(name, value)| (name, toml::Value::String(value))).collect();
+    let allowed = allowed_outbound_hosts.iter().map(|entry| toml::Value::String((*entry).to_owned())).collect();
+    let mut component = toml::Table::new();
+    component.insert("allowed_outbound_hosts".to_owned(), toml::Value::Array(allowed));
+    let mut config = toml::Table::new();
+    config.insert("variables".to_owned(), toml::Value::Table(variables));
+    config.insert("component".to_owned(), toml::Value::Table(component));
+    toml::to_string(&config).expect("serialize the host configuration")
 }
 
-fn toml_string(value: &str) -> String {
-    serde_json::to_string(value).unwrap()
-}
 
 impl Connector {
     pub fn start() -> Self {
@@ -70,7 +71,7 @@ impl Connector {
         let sqlite: Arc<dyn KvBackend> =
             Arc::new(SqliteBackend::open(SqliteLocation::Path(dir.path().join("kv.sqlite3"))).unwrap());
         let backend = wrap(sqlite);
-        setup.config_toml = variables(extra);
+        setup.config_toml = host_config(extra, &["{{ onlyoffice_internal_url }}"]);
         let host = TestHost::start(&component_wasm(), backend, setup).unwrap();
         Self { host, _dir: dir }
     }

@@ -89,6 +89,15 @@ impl SqliteBackend {
         .await
         .context("SQLite task failed")?
     }
+
+    /// Same as [`SqliteBackend::run`], inside [`durable_transaction`].
+    async fn run_durable<T, F>(&self, operation: F) -> Result<T, BackendError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, BackendError> + Send + 'static,
+    {
+        self.run(move |connection| durable_transaction(connection, operation)).await
+    }
 }
 
 /// Opens the database file at `path` and prepares it.
@@ -333,28 +342,26 @@ impl KvBackend for SqliteBackend {
 
     async fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64, BackendError> {
         let (store, key) = (store.to_owned(), key.to_owned());
-        self.run(move |connection| {
-            durable_transaction(connection, |connection| {
-                // `BEGIN IMMEDIATE` takes the write lock before the read, so no other connection
-                // can change the counter between the read and the write.
-                let transaction = connection
-                    .transaction_with_behavior(TransactionBehavior::Immediate)
-                    .context("failed to begin a SQLite write transaction")?;
-                let current = select_value(&transaction, &store, &key)
-                    .with_context(|| format!("failed to read key {key:?} of store {store:?}"))?;
-                let value = match current {
-                    None => delta,
-                    Some(bytes) => decode_counter(&bytes)?
-                        .checked_add(delta)
-                        .ok_or(BackendError::Overflow)?,
-                };
-                upsert(&transaction, &store, &key, &value.to_le_bytes())
-                    .with_context(|| format!("failed to write key {key:?} of store {store:?}"))?;
-                transaction.commit().with_context(|| {
-                    format!("failed to commit the counter {key:?} of store {store:?}")
-                })?;
-                Ok(value)
-            })
+        self.run_durable(move |connection| {
+            // `BEGIN IMMEDIATE` takes the write lock before the read, so no other connection
+            // can change the counter between the read and the write.
+            let transaction = connection
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .context("failed to begin a SQLite write transaction")?;
+            let current = select_value(&transaction, &store, &key)
+                .with_context(|| format!("failed to read key {key:?} of store {store:?}"))?;
+            let value = match current {
+                None => delta,
+                Some(bytes) => decode_counter(&bytes)?
+                    .checked_add(delta)
+                    .ok_or(BackendError::Overflow)?,
+            };
+            upsert(&transaction, &store, &key, &value.to_le_bytes())
+                .with_context(|| format!("failed to write key {key:?} of store {store:?}"))?;
+            transaction.commit().with_context(|| {
+                format!("failed to commit the counter {key:?} of store {store:?}")
+            })?;
+            Ok(value)
         })
         .await
     }
@@ -368,28 +375,26 @@ impl KvBackend for SqliteBackend {
     ) -> Result<Option<Option<Vec<u8>>>, BackendError> {
         let (store, key) = (store.to_owned(), key.to_owned());
         let (expected, new) = (expected.map(<[u8]>::to_vec), new.to_vec());
-        self.run(move |connection| {
-            durable_transaction(connection, |connection| {
-                // As in `increment`, the write lock is taken before the read.
-                let transaction = connection
-                    .transaction_with_behavior(TransactionBehavior::Immediate)
-                    .context("failed to begin a SQLite write transaction")?;
-                let current = select_value(&transaction, &store, &key)
-                    .with_context(|| format!("failed to read key {key:?} of store {store:?}"))?;
-                if current != expected {
-                    transaction
-                        .rollback()
-                        .context("failed to end a SQLite transaction")?;
-                    return Ok(Some(current));
-                }
-
-                upsert(&transaction, &store, &key, &new)
-                    .with_context(|| format!("failed to write key {key:?} of store {store:?}"))?;
+        self.run_durable(move |connection| {
+            // As in `increment`, the write lock is taken before the read.
+            let transaction = connection
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .context("failed to begin a SQLite write transaction")?;
+            let current = select_value(&transaction, &store, &key)
+                .with_context(|| format!("failed to read key {key:?} of store {store:?}"))?;
+            if current != expected {
                 transaction
-                    .commit()
-                    .with_context(|| format!("failed to commit key {key:?} of store {store:?}"))?;
-                Ok(None)
-            })
+                    .rollback()
+                    .context("failed to end a SQLite transaction")?;
+                return Ok(Some(current));
+            }
+
+            upsert(&transaction, &store, &key, &new)
+                .with_context(|| format!("failed to write key {key:?} of store {store:?}"))?;
+            transaction
+                .commit()
+                .with_context(|| format!("failed to commit key {key:?} of store {store:?}"))?;
+            Ok(None)
         })
         .await
     }
