@@ -65,7 +65,7 @@ pub enum Error {
     Config {
         /// Name of the setting.
         setting: &'static str,
-        /// What is wrong with it.
+        /// Description of the problem.
         problem: String,
     },
     /// The `maintenance` setting is on.

@@ -24,7 +24,7 @@ pub trait Kv {
     fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, KvError>;
     /// Deletes `keys`, skipping absent ones.
     fn delete_many(&self, keys: &[String]) -> Result<(), KvError>;
-    /// Writes `new` at `key` only if the key holds `expected` (`None`: absent); returns whether it
+    /// Writes `new` at `key` only if the key contains `expected` (`None`: absent); returns whether it
     /// wrote. Atomic against every other writer.
     fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: &[u8]) -> Result<bool, KvError>;
 }

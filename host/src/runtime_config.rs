@@ -29,14 +29,14 @@ use crate::variables::{Variables, invalid_name_message, is_valid_variable_name};
 /// Prefix of the environment variables that override component variables.
 pub const VARIABLE_ENV_PREFIX: &str = "EFALIA_VARIABLE_";
 
-/// What the host gives one component, read from the configuration file and the environment.
+/// Runtime configuration of one component, read from the configuration file and the environment.
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
     /// Values served through `wasi:config/store`.
     pub variables: Variables,
     /// Store labels the host defines and the component may open.
     pub kv_access: KvAccess,
-    /// Where the component may send outbound HTTP requests.
+    /// Origins the component may send outbound HTTP requests to.
     pub allowed_hosts: AllowedHosts,
 }
 

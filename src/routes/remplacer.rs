@@ -3,7 +3,7 @@
 //!
 //! Two signatures protect it: the callback token `/acces` minted for this document, and the
 //! Document Server's own token (the body `token` first, else the configured header). Every field
-//! used comes from the verified DS claims. The answer follows the Document Server's retry rules:
+//! used comes from the verified DS claims. The response status follows the Document Server's retry rules:
 //! `200 {"error":0}` once the work is done, 5xx when a retry can succeed (storage or download
 //! failures, which leave the previous version current and the key unchanged), 4xx when it cannot.
 

@@ -1,9 +1,9 @@
 //! `POST /api/only-office/token`: signs an editor configuration for the Document Server.
 //!
-//! This route holds the DS secret, so it must not sign what it is given. It finds the document
+//! This route has the DS secret, so it must not sign what it is given. It finds the document
 //! the posted configuration refers to (through the `binaire` or `callback` URL made by `/acces`),
-//! checks the user's rights, and rebuilds every field the Document Server trusts from server data;
-//! only harmless client fields survive. The response carries the token and the configuration it
+//! checks the user's rights, and rebuilds every field the Document Server trusts from server data.
+//! Only harmless client fields survive. The response carries the token and the configuration it
 //! signs, so the browser opens the editor with exactly the signed values.
 
 use serde_json::{Map, Value};
@@ -78,8 +78,8 @@ pub(super) fn post(request: &Request, log: &mut LogContext) -> Result<Response, 
 }
 
 /// Keeps the client's URL at `pointer` when it is exactly one `/acces` made for this document,
-/// user and right and its token is still valid, so the signed URL is byte-identical to the one
-/// the client holds; otherwise mints a fresh one.
+/// user and right, and its token is still valid. The signed URL is then byte-identical to the
+/// client's copy. Otherwise mints a fresh one.
 fn reuse_or_mint(
     context: &Context,
     client: &Value,

@@ -100,7 +100,7 @@ impl KvView<'_> {
         Ok(self.table.get(bucket)?.label.clone())
     }
 
-    /// Turns a backend failure into the short fixed error the guest sees, logging the detail once.
+    /// Turns a backend failure into the short fixed error returned to the guest, logging the detail once.
     fn guest_error(&self, operation: &str, label: &str, err: BackendError) -> store::Error {
         match err {
             BackendError::NotACounter => store::Error::Other("value is not a counter".to_owned()),
@@ -159,8 +159,8 @@ impl store::HostBucket for KvView<'_> {
         cursor: Option<String>,
     ) -> GuestResult<store::KeyResponse> {
         let label = self.bucket_label(&bucket)?;
-        // Every key comes in the first page, so no cursor is ever handed out; as in Spin, one given
-        // back is an error rather than silently ignored.
+        // Every key comes in the first page, so no cursor is ever handed out. As in Spin, a cursor
+        // passed in is an error rather than silently ignored.
         if cursor.is_some() {
             return Ok(Err(store::Error::Other("list-keys cursors are not supported".to_owned())));
         }

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 
 /// Failure of a backend operation.
 ///
-/// The detail stays in the host log; the guest sees only a short fixed text (see `host.rs`).
+/// The detail stays in the host log, and the guest gets only a short fixed text (see `host.rs`).
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
     /// The value at a counter key is not a counter in this backend's encoding.
@@ -69,11 +69,11 @@ pub trait KvBackend: Send + Sync + 'static {
     /// the new value.
     ///
     /// # Errors
-    /// [`BackendError::NotACounter`] when the key holds a value that is not a counter, and
+    /// [`BackendError::NotACounter`] when the key contains a value that is not a counter, and
     /// [`BackendError::Overflow`] when the sum does not fit in an `i64`.
     async fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64, BackendError>;
 
-    /// Atomically writes `new` at `key` if the key still holds `expected` (`None`: the key must
+    /// Atomically writes `new` at `key` if the key still contains `expected` (`None`: the key must
     /// not exist). Returns `Ok(None)` on success, or `Ok(Some(current))` with the value found
     /// (`current` is `None` when the key does not exist) when the comparison fails.
     async fn compare_and_swap(
