@@ -61,5 +61,5 @@ mod server;
 mod state;
 pub mod variables;
 
-pub use self::runtime_config::RuntimeConfig;
+pub use self::runtime_config::{KvStoreConfig, RuntimeConfig};
 pub use self::server::{CpuTimeExceeded, Host, HostOptions, RequestLimits};

@@ -73,11 +73,14 @@ struct ServeArgs {
     #[arg(long)]
     config: Option<PathBuf>,
 
-    /// SQLite file of the key-value store, created if missing (ignored with --redis-url).
-    #[arg(long, default_value = "data/kv.sqlite3")]
-    sqlite_path: PathBuf,
+    /// SQLite file of the key-value store, created if missing (ignored with --redis-url). Without
+    /// this option or --redis-url, the backend is the one the configuration file's
+    /// [key_value_store.<label>] tables name with `type`, else data/kv.sqlite3.
+    #[arg(long, value_name = "PATH")]
+    sqlite_path: Option<PathBuf>,
 
-    /// Redis URL of the key-value store, e.g. redis://127.0.0.1:6379/0; replaces SQLite.
+    /// Redis URL of the key-value store, e.g. redis://127.0.0.1:6379/0; replaces SQLite and the
+    /// configuration file's store type.
     #[arg(long, env = "EFALIA_REDIS_URL")]
     redis_url: Option<String>,
 
@@ -130,6 +133,9 @@ struct ServeArgs {
     shutdown_timeout: u64,
 }
 
+/// SQLite file used when neither the command line nor the configuration file names a store.
+const DEFAULT_SQLITE_PATH: &str = "data/kv.sqlite3";
+
 fn main() -> ExitCode {
     {
         use tracing_subscriber::prelude::*;
@@ -168,9 +174,15 @@ fn main() -> ExitCode {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let runtime = RuntimeConfig::load(args.config.as_deref(), std::env::vars(), &args.allow_outbound)?;
-    let kv_backend: Arc<dyn KvBackend> = match &args.redis_url {
-        Some(url) => Arc::new(RedisBackend::connect(url).await?),
-        None => Arc::new(SqliteBackend::open(SqliteLocation::Path(args.sqlite_path.clone()))?),
+    let command_line_store = args.redis_url.is_some() || args.sqlite_path.is_some();
+    if command_line_store && runtime.kv_store.is_some() {
+        tracing::info!("the command line's key-value store replaces the one of the configuration file");
+    }
+    let kv_backend: Arc<dyn KvBackend> = match (&args.redis_url, &args.sqlite_path, &runtime.kv_store) {
+        (Some(url), _, _) => Arc::new(RedisBackend::connect(url).await?),
+        (None, Some(path), _) => Arc::new(SqliteBackend::open(SqliteLocation::Path(path.clone()))?),
+        (None, None, Some(store)) => store.open().await?,
+        (None, None, None) => Arc::new(SqliteBackend::open(SqliteLocation::Path(DEFAULT_SQLITE_PATH.into()))?),
     };
     let options = HostOptions {
         engine: EngineOptions {

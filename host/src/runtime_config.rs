@@ -14,15 +14,28 @@
 //!
 //! An environment variable `EFALIA_VARIABLE_<NAME>` overrides variable `<name>` (for example
 //! `EFALIA_VARIABLE_PUBLIC_BASE_URL`), so secrets need not be written in the file.
+//!
+//! A store table may also choose the backend with the keys of Spin's runtime configuration
+//! (`spin up --runtime-config-file`), so one file serves both hosts:
+//!
+//! ```toml
+//! [key_value_store.default]
+//! type = "spin"                    # SQLite; `path` is relative to this file, no `path` is in memory
+//! path = "data/kv.sqlite3"
+//! # or: type = "redis" with url = "redis://redis.internal:6379"
+//! ```
+//!
+//! Every label lives in one backend, so tables that set a `type` must set the same one.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::kv::KvAccess;
+use crate::kv::{KvAccess, KvBackend, RedisBackend, SqliteBackend, SqliteLocation};
 use crate::outbound::AllowedHosts;
 use crate::variables::{Variables, invalid_name_message, is_valid_variable_name};
 
@@ -38,6 +51,43 @@ pub struct RuntimeConfig {
     pub kv_access: KvAccess,
     /// Origins the component may send outbound HTTP requests to.
     pub allowed_hosts: AllowedHosts,
+    /// Backend named by the `type` of the `[key_value_store.<label>]` tables, if any sets one.
+    pub kv_store: Option<KvStoreConfig>,
+}
+
+/// Key-value backend given in Spin's runtime-configuration keys.
+#[derive(Clone, PartialEq, Eq)]
+pub enum KvStoreConfig {
+    /// `type = "spin"`: a SQLite file, or an in-memory database when `path` is missing, as in Spin.
+    Sqlite(SqliteLocation),
+    /// `type = "redis"` and its `url`.
+    Redis {
+        /// `redis://` or `rediss://` URL, which may contain a password.
+        url: String,
+    },
+}
+
+impl KvStoreConfig {
+    /// Opens the backend, creating the SQLite file or connecting to Redis.
+    ///
+    /// # Errors
+    /// As [`SqliteBackend::open`] and [`RedisBackend::connect`].
+    pub async fn open(&self) -> anyhow::Result<Arc<dyn KvBackend>> {
+        Ok(match self {
+            Self::Sqlite(location) => Arc::new(SqliteBackend::open(location.clone())?),
+            Self::Redis { url } => Arc::new(RedisBackend::connect(url).await?),
+        })
+    }
+}
+
+impl std::fmt::Debug for KvStoreConfig {
+    /// Leaves the Redis URL out, because it may contain a password.
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(location) => formatter.debug_tuple("Sqlite").field(location).finish(),
+            Self::Redis { .. } => formatter.debug_struct("Redis").finish_non_exhaustive(),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -51,9 +101,66 @@ struct ConfigFile {
     component: ComponentTable,
 }
 
+/// One `[key_value_store.<label>]` table; the optional keys are those of Spin's runtime config.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct StoreTable {}
+struct StoreTable {
+    #[serde(rename = "type")]
+    store_type: Option<String>,
+    path: Option<PathBuf>,
+    url: Option<String>,
+}
+
+impl StoreTable {
+    /// Returns the backend this table names, or `None` when it sets no `type`. A relative
+    /// `path` is resolved against `base`, the configuration file's directory, as Spin does.
+    fn backend(&self, label: &str, base: &Path) -> anyhow::Result<Option<KvStoreConfig>> {
+        let table = format!("[key_value_store.{label}]");
+        let Some(store_type) = self.store_type.as_deref() else {
+            anyhow::ensure!(
+                self.path.is_none() && self.url.is_none(),
+                "{table}: `path` and `url` need a `type` (\"spin\" or \"redis\")"
+            );
+            return Ok(None);
+        };
+        let backend = match store_type {
+            "spin" => {
+                anyhow::ensure!(self.url.is_none(), "{table}: `url` is not an option of type \"spin\"; use `path`");
+                let location = match &self.path {
+                    Some(path) => SqliteLocation::Path(base.join(path)),
+                    None => SqliteLocation::InMemory,
+                };
+                KvStoreConfig::Sqlite(location)
+            }
+            "redis" => {
+                anyhow::ensure!(self.path.is_none(), "{table}: `path` is not an option of type \"redis\"; use `url`");
+                let url = self.url.clone().with_context(|| format!("{table}: type \"redis\" needs a `url`"))?;
+                KvStoreConfig::Redis { url }
+            }
+            other => anyhow::bail!(
+                "{table}: key-value store type {other:?} is not supported by efalia-host; use \"spin\" (SQLite) or \"redis\""
+            ),
+        };
+        Ok(Some(backend))
+    }
+}
+
+/// Returns the one backend that the store tables name, or `None` when none sets a `type`.
+fn store_backend(stores: &BTreeMap<String, StoreTable>, base: &Path) -> anyhow::Result<Option<KvStoreConfig>> {
+    let mut chosen: Option<(&str, KvStoreConfig)> = None;
+    for (label, table) in stores {
+        let Some(backend) = table.backend(label, base)? else { continue };
+        match &chosen {
+            None => chosen = Some((label, backend)),
+            Some((first, existing)) => anyhow::ensure!(
+                *existing == backend,
+                "[key_value_store.{label}] names another backend than [key_value_store.{first}]: \
+                 efalia-host serves every label from one backend, so give them the same options or drop `type`"
+            ),
+        }
+    }
+    Ok(chosen.map(|(_, backend)| backend))
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -116,10 +223,15 @@ impl RuntimeConfig {
         }
         let variables = Variables::new(variables)?;
 
+        let base = path.and_then(Path::parent).unwrap_or(Path::new(""));
+        let kv_store = store_backend(&file.key_value_store, base).map_err(|err| {
+            let file = path.map_or_else(|| "configuration".to_owned(), |p| p.display().to_string());
+            anyhow::anyhow!("{file}: {err}")
+        })?;
         let kv_access = KvAccess::new(file.key_value_store.into_keys(), file.component.key_value_stores)?;
         let entries = file.component.allowed_outbound_hosts.iter().chain(extra_allowed_hosts);
         let allowed_hosts = AllowedHosts::parse(entries, &variables)?;
-        Ok(Self { variables, kv_access, allowed_hosts })
+        Ok(Self { variables, kv_access, allowed_hosts, kv_store })
     }
 }
 
@@ -202,6 +314,85 @@ mod tests {
     fn invalid_environment_name_is_rejected() {
         let err = load_text("", &[("EFALIA_VARIABLE_A__B", "x")]).unwrap_err();
         assert!(format!("{err:#}").contains("EFALIA_VARIABLE_A__B"), "{err:#}");
+    }
+
+    #[test]
+    fn spin_store_path_is_relative_to_file() {
+        let text = "[key_value_store.default]\ntype = \"spin\"\npath = \"state/kv.sqlite3\"\n";
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(text.as_bytes()).unwrap();
+        let config = RuntimeConfig::load(Some(file.path()), std::iter::empty(), &[]).unwrap();
+        let expected = file.path().parent().unwrap().join("state/kv.sqlite3");
+        assert_eq!(config.kv_store, Some(KvStoreConfig::Sqlite(SqliteLocation::Path(expected))));
+    }
+
+    #[test]
+    fn spin_store_without_path_is_in_memory() {
+        let config = load_text("[key_value_store.default]\ntype = \"spin\"\n", &[]).unwrap();
+        assert_eq!(config.kv_store, Some(KvStoreConfig::Sqlite(SqliteLocation::InMemory)));
+    }
+
+    #[test]
+    fn redis_store_reads_url() {
+        let text = "[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:6379/2\"\n";
+        let config = load_text(text, &[]).unwrap();
+        let url = "redis://127.0.0.1:6379/2".to_owned();
+        assert_eq!(config.kv_store, Some(KvStoreConfig::Redis { url }));
+    }
+
+    #[test]
+    fn store_without_type_leaves_backend_unset() {
+        let config = load_text("[key_value_store.archive]\n", &[]).unwrap();
+        assert_eq!(config.kv_store, None);
+    }
+
+    #[test]
+    fn labels_with_same_backend_are_accepted() {
+        let text = "[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://a\"\n\
+                    [key_value_store.archive]\ntype = \"redis\"\nurl = \"redis://a\"\n\
+                    [component]\nkey_value_stores = [\"default\", \"archive\"]\n";
+        let config = load_text(text, &[]).unwrap();
+        assert_eq!(config.kv_store, Some(KvStoreConfig::Redis { url: "redis://a".to_owned() }));
+    }
+
+    #[test]
+    fn labels_with_two_backends_are_rejected() {
+        let text = "[key_value_store.default]\ntype = \"spin\"\npath = \"kv.db\"\n\
+                    [key_value_store.cache]\ntype = \"redis\"\nurl = \"redis://a\"\n";
+        let message = format!("{:#}", load_text(text, &[]).unwrap_err());
+        assert!(message.contains("one backend"), "{message}");
+        assert!(message.contains("[key_value_store.default]"), "{message}");
+    }
+
+    #[test]
+    fn unsupported_store_type_is_rejected() {
+        let text = "[key_value_store.default]\ntype = \"aws_dynamo\"\n";
+        let message = format!("{:#}", load_text(text, &[]).unwrap_err());
+        assert!(message.contains("\"aws_dynamo\" is not supported"), "{message}");
+    }
+
+    #[test]
+    fn store_option_of_other_type_is_rejected() {
+        let cases = [
+            ("type = \"redis\"\n", "needs a `url`"),
+            ("type = \"redis\"\nurl = \"redis://a\"\npath = \"kv.db\"\n", "`path` is not an option"),
+            ("type = \"spin\"\nurl = \"redis://a\"\n", "`url` is not an option"),
+            ("path = \"kv.db\"\n", "need a `type`"),
+            ("type = \"spin\"\nfile = \"kv.db\"\n", "unknown field"),
+        ];
+        for (options, expected) in cases {
+            let text = format!("[key_value_store.default]\n{options}");
+            let message = format!("{:#}", load_text(&text, &[]).unwrap_err());
+            assert!(message.contains(expected), "{options:?}: {message}");
+        }
+    }
+
+    #[test]
+    fn debug_output_hides_redis_url() {
+        let text = "[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://user:hunter2@127.0.0.1\"\n";
+        let config = load_text(text, &[]).unwrap();
+        let output = format!("{config:?}");
+        assert!(!output.contains("hunter2"), "{output}");
     }
 
     #[test]
