@@ -95,6 +95,31 @@ def request(method: str, url: str, token: str = None, body: bytes = None, conten
         return response.status, response.read()
 
 
+def write_config(path: str, host_port: int, ds_base: str, size: int) -> None:
+    """Writes the host configuration: the stand-in at `ds_base` as Document Server, documents up to 2 * `size`."""
+    with open(path, "w") as out:
+        out.write(f"""[variables]
+public_base_url = "http://127.0.0.1:{host_port}"
+user_jwt_secret = "bench-user-secret-0123456789abcdefghij"
+onlyoffice_jwt_secret = "{DS_SECRET}"
+connector_secret = "bench-connector-secret-0123456789abcdef"
+onlyoffice_public_url = "{ds_base}"
+onlyoffice_internal_url = "{ds_base}"
+max_document_bytes = "{size * 2}"
+[component]
+allowed_outbound_hosts = ["{{{{ onlyoffice_internal_url }}}}"]
+""")
+
+
+def signed_callback(key: str, ds_base: str) -> bytes:
+    """Returns a status-2 callback body for `key`, signed as the Document Server, pointing at the stand-in's file."""
+    now = int(time.time())
+    body = {"key": key, "status": 2, "url": f"{ds_base}/cache/output.docx?md5=x&expires={now + 900}",
+            "filetype": "docx", "users": ["u-101"], "actions": [{"type": 0, "userid": "u-101"}]}
+    body["token"] = hs256({**body, "iat": now, "exp": now + 300}, DS_SECRET)
+    return json.dumps(body).encode()
+
+
 def main() -> None:
     size_mb = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     runs = int(sys.argv[2]) if len(sys.argv) > 2 else 3
@@ -109,18 +134,7 @@ def main() -> None:
     ds_port, host_port = free_port(), free_port()
     ds_base = f"http://127.0.0.1:{ds_port}"
     config = os.path.join(work, "bench.toml")
-    with open(config, "w") as out:
-        out.write(f"""[variables]
-public_base_url = "http://127.0.0.1:{host_port}"
-user_jwt_secret = "bench-user-secret-0123456789abcdefghij"
-onlyoffice_jwt_secret = "{DS_SECRET}"
-connector_secret = "bench-connector-secret-0123456789abcdef"
-onlyoffice_public_url = "{ds_base}"
-onlyoffice_internal_url = "{ds_base}"
-max_document_bytes = "{size * 2}"
-[component]
-allowed_outbound_hosts = ["{{{{ onlyoffice_internal_url }}}}"]
-""")
+    write_config(config, host_port, ds_base, size)
     host = subprocess.Popen([HOST, "serve", COMPONENT, "--listen", f"127.0.0.1:{host_port}", "--config", config,
                              "--sqlite-path", os.path.join(work, "kv.sqlite3")],
                             stderr=open(os.path.join(work, "host.log"), "w"), env={**os.environ, "RUST_LOG": "warn"})
@@ -144,12 +158,9 @@ allowed_outbound_hosts = ["{{{{ onlyoffice_internal_url }}}}"]
         for _ in range(runs):
             _, meta = request("GET", f"{base}/api/documents/{DOC}", user)
             key = json.loads(meta)["cle_onlyoffice"]
-            now = int(time.time())
-            body = {"key": key, "status": 2, "url": f"{ds_base}/cache/output.docx?md5=x&expires={now + 900}",
-                    "filetype": "docx", "users": ["u-101"], "actions": [{"type": 0, "userid": "u-101"}]}
-            body["token"] = hs256({**body, "iat": now, "exp": now + 300}, DS_SECRET)
+            body = signed_callback(key, ds_base)
             started = time.monotonic()
-            status, answer = request("POST", callback, body=json.dumps(body).encode(), content_type="application/json")
+            status, answer = request("POST", callback, body=body, content_type="application/json")
             save_times.append(time.monotonic() - started)
             assert status == 200 and json.loads(answer) == {"error": 0}, answer
 
