@@ -54,6 +54,9 @@ pub enum Error {
     /// The document has no version with this number.
     #[error("version {0} not found")]
     VersionNotFound(u32),
+    /// The version exists but has no changes archive (uploads and recovery copies have none).
+    #[error("version {0} has no changes archive")]
+    ChangesNotFound(u32),
     /// A stored or downloaded file is not what it claims to be.
     #[error("corrupt file: {0}")]
     CorruptFile(String),
@@ -102,7 +105,7 @@ impl Error {
             Self::InvalidDocumentId | Self::InvalidJson(_) | Self::InvalidRequest(_) => 400,
             Self::Unauthorized(_) => 401,
             Self::NotAllowed | Self::PasswordChangeRequired => 403,
-            Self::DocumentNotFound | Self::RouteNotFound | Self::VersionNotFound(_) => 404,
+            Self::DocumentNotFound | Self::RouteNotFound | Self::VersionNotFound(_) | Self::ChangesNotFound(_) => 404,
             Self::MethodNotAllowed(_) => 405,
             Self::TooLarge { .. } => 413,
             Self::UnsupportedMediaType | Self::UnsupportedFileType(_) => 415,
@@ -144,6 +147,9 @@ impl Error {
                 None,
             ),
             Self::VersionNotFound(number) => (format!("La version {number} n'existe pas"), None),
+            Self::ChangesNotFound(number) => {
+                (format!("La version {number} n'a pas d'archive de modifications"), None)
+            }
             Self::CorruptFile(_) => ("Le fichier n'a pas pu être écrit correctement".into(), Some("fichier_corrompu")),
             Self::Storage(_) | Self::DownloadFailed(_) => (
                 "Le fichier n'a pas pu être écrit correctement".into(),
@@ -156,6 +162,21 @@ impl Error {
         ErrorBody { message, code, error: None }
     }
 
+    /// Returns the body sent to the client on `route`. The save callback route adds `error: 1`,
+    /// which the Document Server reads.
+    fn route_body(&self, route: &str) -> ErrorBody {
+        let mut body = self.body();
+        if route == "remplacer" {
+            body.error = Some(1);
+            // Efalia's published contract for this route gives every 500 a `code`, and a
+            // configuration or internal failure means the file was not written either.
+            if self.status() == 500 && body.code.is_none() {
+                body.code = Some("ecriture_sur_disque_impossible");
+            }
+        }
+        body
+    }
+
     /// Turns the error into its response, logging it once with the route and document involved.
     pub fn into_response(self, context: &LogContext) -> Response {
         let status = self.status();
@@ -164,11 +185,7 @@ impl Error {
         } else {
             crate::log::warn(context, &format!("{self}"));
         }
-        let mut body = self.body();
-        if context.route == "remplacer" {
-            body.error = Some(1);
-        }
-        let mut response = Response::json(status, &body);
+        let mut response = Response::json(status, &self.route_body(context.route));
         match self {
             Self::MethodNotAllowed(allowed) => response.header("allow", allowed),
             Self::Maintenance => response.header("retry-after", &MAINTENANCE_RETRY_AFTER_SECS.to_string()),
@@ -276,6 +293,22 @@ mod tests {
         assert!(matches!(Error::from(StorageError::NotFound), Error::DocumentNotFound));
         assert_eq!(Error::from(StorageError::TooLarge { max: 5 }).status(), 413);
         assert_eq!(Error::from(StorageError::Conflict).status(), 500);
+    }
+
+    #[test]
+    fn callback_server_errors_carry_a_code() {
+        let err = Error::Config { setting: "onlyoffice_jwt_secret", problem: "too short".into() };
+        let body = serde_json::to_value(err.route_body("remplacer")).unwrap();
+        assert_eq!(body["code"], "ecriture_sur_disque_impossible");
+        assert_eq!(body["error"], 1);
+        assert_eq!(body["message"], "Le connecteur est mal configuré");
+    }
+
+    #[test]
+    fn other_routes_keep_server_errors_without_code() {
+        let body = serde_json::to_value(Error::Internal("x".into()).route_body("acces")).unwrap();
+        assert!(body.get("code").is_none());
+        assert!(body.get("error").is_none());
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! | `GET /api/only-office/{id}/binaire` | Document Server: downloads the document |
 //! | `/api/documents/...` | deployments: put documents in and get them out |
 //! | `GET /health` | probes |
+//! | `GET /api/only-office/openapi.json` | anyone: the OpenAPI 3.1 document of these routes |
 
 mod bindings;
 pub mod error;

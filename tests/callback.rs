@@ -396,7 +396,8 @@ fn history_and_changes_are_kept_for_history_view() {
     assert_eq!(archive.header("content-type"), Some("application/zip"));
     assert!(archive.body.starts_with(b"PK\x03\x04"), "a ZIP archive");
     let none = session.connector.as_user(EDITOR, "GET", &format!("/api/documents/{DOC}/versions/1/modifications"), None);
-    assert_eq!(none.status, 400, "an upload has no changes archive");
+    assert_eq!(none.status, 404, "an upload has no changes archive");
+    assert_eq!(none.json()["message"], "La version 1 n'a pas d'archive de modifications");
 }
 
 #[test]

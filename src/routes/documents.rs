@@ -58,10 +58,7 @@ fn version_number(segment: &str) -> Result<u32, Error> {
 fn changes(request: &Request, id: &str, number: u32, log: &mut LogContext) -> Result<Response, Error> {
     let (context, _, document) = readable(request, id, log)?;
     let version = document.version(number).ok_or(Error::VersionNotFound(number))?;
-    let changes = version
-        .changes
-        .clone()
-        .ok_or_else(|| Error::InvalidRequest(format!("La version {number} n'a pas d'archive de modifications")))?;
+    let changes = version.changes.clone().ok_or(Error::ChangesNotFound(number))?;
     let name = format!("modifications-v{number}.zip");
     stream_blob(context.kv, document.id, changes, "application/zip", &name)
 }

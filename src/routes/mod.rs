@@ -4,6 +4,7 @@ mod acces;
 mod binaire;
 mod documents;
 mod health;
+mod openapi;
 mod remplacer;
 mod token;
 
@@ -23,6 +24,8 @@ pub enum Route<'a> {
     Health,
     /// `/api/only-office/token`
     Token,
+    /// `/api/only-office/openapi.json`
+    OpenApi,
     /// `/api/only-office/{id}/acces`
     Acces(&'a str),
     /// `/api/only-office/{id}/binaire`
@@ -43,6 +46,7 @@ impl<'a> Route<'a> {
         match segments.as_slice() {
             ["health"] => Self::Health,
             ["api", "only-office", "token"] => Self::Token,
+            ["api", "only-office", "openapi.json"] => Self::OpenApi,
             ["api", "only-office", id, "acces"] => Self::Acces(id),
             ["api", "only-office", id, "binaire"] => Self::Binaire(id),
             ["api", "only-office", id, "remplacer"] => Self::Remplacer(id),
@@ -64,6 +68,10 @@ pub fn dispatch(request: &Request) -> Response {
         Route::Health => {
             context.route = "health";
             only(method, Method::Get, "GET", health::get)
+        }
+        Route::OpenApi => {
+            context.route = "openapi";
+            only(method, Method::Get, "GET", openapi::get)
         }
         Route::Token => {
             context.route = "token";
@@ -158,6 +166,7 @@ mod tests {
     fn api_paths_are_recognised() {
         assert_eq!(Route::parse("/health"), Route::Health);
         assert_eq!(Route::parse("/api/only-office/token"), Route::Token);
+        assert_eq!(Route::parse("/api/only-office/openapi.json"), Route::OpenApi);
         assert_eq!(Route::parse("/api/only-office/abc/acces"), Route::Acces("abc"));
         assert_eq!(Route::parse("/api/only-office/abc/remplacer"), Route::Remplacer("abc"));
         assert_eq!(Route::parse("/api/documents/abc/versions/2/binaire"), Route::Documents("abc", vec!["versions", "2", "binaire"]));
