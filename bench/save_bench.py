@@ -61,8 +61,12 @@ def make_zip_like(path: str, size: int) -> None:
         out.write(b"PK\x05\x06" + bytes(18))
 
 
-def serve_file(path: str, port: int) -> http.server.ThreadingHTTPServer:
+def serve_stand_in(path: str, port: int) -> http.server.ThreadingHTTPServer:
+    """Serves `path` on every GET and discards the body of every PUT."""
+
     class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
         def do_GET(self):
             size = os.path.getsize(path)
             self.send_response(200)
@@ -71,6 +75,17 @@ def serve_file(path: str, port: int) -> http.server.ThreadingHTTPServer:
             with open(path, "rb") as source:
                 while chunk := source.read(1 << 20):
                     self.wfile.write(chunk)
+
+        def do_PUT(self):
+            left = int(self.headers.get("Content-Length", "0"))
+            while left > 0:
+                chunk = self.rfile.read(min(left, 1 << 20))
+                if not chunk:
+                    break
+                left -= len(chunk)
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
 
         def log_message(self, *args):
             pass
@@ -138,7 +153,7 @@ def main() -> None:
     host = subprocess.Popen([HOST, "serve", COMPONENT, "--listen", f"127.0.0.1:{host_port}", "--config", config,
                              "--sqlite-path", os.path.join(work, "kv.sqlite3")],
                             stderr=open(os.path.join(work, "host.log"), "w"), env={**os.environ, "RUST_LOG": "warn"})
-    server = serve_file(big, ds_port)
+    server = serve_stand_in(big, ds_port)
     try:
         base = f"http://127.0.0.1:{host_port}"
         for _ in range(100):

@@ -18,54 +18,18 @@ Sizes are in MB (10^6 bytes). Prints one line per size and operation and a Markd
 """
 
 import argparse
-import http.server
 import json
 import os
 import shutil
 import statistics
 import subprocess
 import tempfile
-import threading
 import time
 
-from save_bench import (COMPONENT, HOST, ROOT, free_port, make_zip_like, peak_rss_kib, request, signed_callback,
-                        write_config)
+from save_bench import (COMPONENT, HOST, ROOT, free_port, make_zip_like, peak_rss_kib, request, serve_stand_in,
+                        signed_callback, write_config)
 
 DOC = "6c2d3e4f-5061-4a72-8b83-a4b5c6d7e8f9"
-
-
-def serve_stand_in(path: str, port: int) -> http.server.ThreadingHTTPServer:
-    """Serves `path` on every GET and discards the body of every PUT."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self):
-            size = os.path.getsize(path)
-            self.send_response(200)
-            self.send_header("Content-Length", str(size))
-            self.end_headers()
-            with open(path, "rb") as source:
-                while chunk := source.read(1 << 20):
-                    self.wfile.write(chunk)
-
-        def do_PUT(self):
-            left = int(self.headers.get("Content-Length", "0"))
-            while left > 0:
-                chunk = self.rfile.read(min(left, 1 << 20))
-                if not chunk:
-                    break
-                left -= len(chunk)
-            self.send_response(204)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
 
 
 def curl(*args: str) -> float:
