@@ -7,7 +7,7 @@
 //! - `GET /api/documents/{id}/versions` and `GET /api/documents/{id}/versions/{n}/binaire`;
 //! - `PUT /api/documents/{id}/habilitations`: who may read (`lecture`) or write (`ecriture`).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
@@ -21,8 +21,8 @@ use crate::kv::WasiKv;
 use crate::log;
 use crate::onlyoffice::{ContentCheck, FileType, content_disposition};
 use crate::storage::{
-    Author, BlobReader, Document, Rights, StorageError, Upload, Version, create_document, load_document,
-    replace_binary, set_rights, store_binary,
+    Author, BlobReader, BlobRef, Committed, Document, Rights, StorageError, Upload, Version, create_document,
+    load_document, replace_binary, set_rights, store_binary,
 };
 
 /// Detail of an upload whose content does not end as its format requires.
@@ -165,23 +165,53 @@ fn upload(request: &Request, id: &str, log: &mut LogContext) -> Result<Response,
         author: Author { id: user.id.clone(), name: user.name.clone() },
         now: context.now,
     };
+    let created = Cell::new(false);
+    let denied = Cell::new(false);
     let committed = store_binary(&context.kv, id, max, pieces, |blob| {
         if !check.borrow().finish() {
             return Err(StorageError::Corrupt(INCOMPLETE_UPLOAD.to_owned()));
         }
-        match &existing {
-            Some(_) => replace_binary(&context.kv, id, blob, &upload),
-            None => create_document(&context.kv, id, blob, &upload),
+        if existing.is_some() {
+            return replace_binary(&context.kv, id, blob, &upload);
+        }
+        match create_document(&context.kv, id, blob.clone(), &upload) {
+            Ok(committed) => {
+                created.set(true);
+                Ok(committed)
+            }
+            Err(StorageError::AlreadyExists) => replace_created_meanwhile(&context.kv, id, blob, &upload, &user, &denied),
+            Err(err) => Err(err),
         }
     })
     .map_err(|err: Error| match err {
+        _ if denied.get() => Error::NotAllowed,
         Error::CorruptFile(detail) if detail == INCOMPLETE_UPLOAD => content_mismatch(extension),
         err => err,
     })?;
     let document = committed.document;
     log::info(log, &format!("stored version {} ({} bytes)", document.current_version, document.size));
-    let status = if existing.is_some() { 200 } else { 201 };
+    let status = if created.get() { 201 } else { 200 };
     Ok(Response::json(status, &DocumentView::from(&document)))
+}
+
+/// Stores `blob` as the next version of document `id`, which another upload created after this
+/// one found it missing: on this host, or on another host that shares the store. The upload then
+/// needs the same write right as any replacement. Without it, `denied` is set and the error
+/// leaves the document untouched.
+fn replace_created_meanwhile(
+    kv: &WasiKv,
+    id: Uuid,
+    blob: BlobRef,
+    upload: &Upload,
+    user: &crate::tokens::User,
+    denied: &Cell<bool>,
+) -> Result<Committed, StorageError> {
+    let document = load_document(kv, id)?.ok_or(StorageError::NotFound)?;
+    if !document.can_write(&user.id, user.is_admin) {
+        denied.set(true);
+        return Err(StorageError::AlreadyExists);
+    }
+    replace_binary(kv, id, blob, upload)
 }
 
 fn content_mismatch(extension: &str) -> Error {
