@@ -30,12 +30,12 @@ DOCUMENT = "7c0e1f2a-3b4c-4d5e-8f60-718293a4b5c6"
 TARGET_RATIO = 0.7
 
 
-def prepare_connector(work: str) -> tuple[Host, dict]:
+def prepare_connector(work: str, log_level: str = "warn") -> tuple[Host, dict]:
     """Starts the connector, uploads a document and returns the host and one wrk script per route."""
     config, variables = benchlib.dev_config(work)
     port = benchlib.free_port()
     host = Host(benchlib.CONNECTOR, work, "connector", ["--config", config, "--max-concurrent-requests", "256"],
-                env=benchlib.connector_env(port), port=port)
+                env={**benchlib.connector_env(port), "RUST_LOG": log_level}, port=port)
     host.wait_ready("/health")
     user = benchlib.dev_token(config)
     base = host.base
