@@ -106,6 +106,13 @@ class Host:
         self.process.wait()
 
 
+def stop_processes(processes: list) -> None:
+    """Terminates each process and waits for it to exit."""
+    for process in processes:
+        process.terminate()
+        process.wait()
+
+
 def process_cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()

@@ -138,9 +138,7 @@ def main() -> None:
         print("temporary folder filesystem:", subprocess.run(["df", "-T", work], capture_output=True, text=True)
               .stdout.splitlines()[-1].split()[1])
     finally:
-        for process in processes:
-            process.terminate()
-            process.wait()
+        benchlib.stop_processes(processes)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -14,9 +14,9 @@ and every SAVE_EVERY loops:
   metadata   GET  /api/documents/{id} (user token) for the new document key
 Any other status or body counts as an error, and the script exits with status 1 if there is one.
 
-The client is one Python process with asyncio on the same two cores as the host, so it reports
-its own CPU time and how late its event loop woke up (a 10 ms ticker): a late loop delays the
-reading of responses and inflates the measured latencies.
+The client is one Python process with asyncio on the same two cores as the host. It reports its
+own CPU time, and how late its event loop wakes up against a 10 ms ticker. A late loop reads
+responses late, which inflates the measured latencies.
 
 Usage: python3 bench/load_run.py [SESSIONS] [DURATION] [SAVE_EVERY]   (defaults: 200, 60, 10)
 """
@@ -260,9 +260,7 @@ def main() -> None:
                 print("host log:", line)
             sys.exit(1)
     finally:
-        for process in processes:
-            process.terminate()
-            process.wait()
+        benchlib.stop_processes(processes)
         shutil.rmtree(work, ignore_errors=True)
 
 

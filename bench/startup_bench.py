@@ -2,7 +2,7 @@
 """Start-up and per-request instantiation benchmark of the release host.
 
 1. Start-up: the time from starting `efalia-host serve` with the release connector to the first
-   200 answer of `GET /health`, polled every 5 ms; the host compiles the component with Cranelift
+   200 response of `GET /health`, polled every 5 ms; the host compiles the component with Cranelift
    at every start (it keeps no compiled-code cache). The same is measured for the test guest.
 2. Per-request time inside the host: with RUST_LOG=info the host logs `duration_us` for every
    request, from the moment hyper hands it the request to the moment the guest has set the
@@ -39,7 +39,7 @@ def first_success(host: Host, path: str, started: float) -> float:
         except OSError:
             pass
         time.sleep(0.005)
-    raise RuntimeError(f"no 200 answer on {path} within 120 s; log in {host.log_path}")
+    raise RuntimeError(f"no 200 response on {path} within 120 s; log in {host.log_path}")
 
 
 def durations(host: Host, path: str, count: int) -> list[int]:
