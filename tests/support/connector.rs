@@ -16,10 +16,17 @@ pub const DS_SECRET: &str = "ds-secret-for-tests-0123456789abcdefgh";
 pub const CONNECTOR_SECRET: &str = "connector-secret-for-tests-0123456789ab";
 pub const PUBLIC_BASE: &str = "https://ged.example.test";
 
-/// A running connector with its own SQLite file.
+/// A running connector with its own SQLite file. It dereferences to the client of its host.
 pub struct Connector {
     pub host: TestHost,
+    client: ConnectorClient,
     _dir: tempfile::TempDir,
+}
+
+/// Calls a connector served at `base` (`http://127.0.0.1:PORT`) as users and as the Document
+/// Server do.
+pub struct ConnectorClient {
+    base: String,
 }
 
 /// Builds a host configuration with the test settings, `extra` pairs added or replacing them,
@@ -73,11 +80,27 @@ impl Connector {
         let backend = wrap(sqlite);
         setup.config_toml = host_config(extra, &["{{ onlyoffice_internal_url }}"]);
         let host = TestHost::start(&component_wasm(), backend, setup).unwrap();
-        Self { host, _dir: dir }
+        let client = ConnectorClient::new(&host.url(""));
+        Self { host, client, _dir: dir }
+    }
+}
+
+impl std::ops::Deref for Connector {
+    type Target = ConnectorClient;
+
+    fn deref(&self) -> &ConnectorClient {
+        &self.client
+    }
+}
+
+impl ConnectorClient {
+    /// Returns a client of the connector at `base`, a URL without a trailing slash.
+    pub fn new(base: &str) -> Self {
+        Self { base: base.trim_end_matches('/').to_owned() }
     }
 
     pub fn url(&self, path_and_query: &str) -> String {
-        self.host.url(path_and_query)
+        format!("{}{path_and_query}", self.base)
     }
 
     /// Turns an absolute URL the connector made (on `PUBLIC_BASE`) into one on the test host.
@@ -162,7 +185,7 @@ pub fn verified_claims(token: &str, secret: &str) -> Value {
 
 /// Reads a fixture file.
 pub fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)).unwrap()
+    std::fs::read(super::component::workspace_root().join("tests/fixtures").join(name)).unwrap()
 }
 
 pub const TIMEOUT: Duration = Duration::from_secs(60);
