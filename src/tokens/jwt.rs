@@ -4,8 +4,8 @@
 //! Verification always runs in this order: structure, header (algorithm pinned), signature, then
 //! claims. No claim is read before the signature has been checked.
 
+use ct_codecs::{Base64UrlSafeNoPadding, Decoder, Encoder};
 use hmac_sha256::HMAC;
-use jwt_simple::reexports::ct_codecs::{Base64UrlSafeNoPadding, Decoder, Encoder};
 use serde_json::{Map, Value};
 
 use super::TokenError;

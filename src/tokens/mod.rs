@@ -18,6 +18,7 @@ pub mod access;
 pub mod ds;
 mod error;
 mod jwt;
+mod public_key;
 pub mod secret;
 pub mod user;
 

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use jwt_simple::reexports::zeroize::Zeroizing;
+use zeroize::Zeroizing;
 
 use super::{Leeway, TokenError, UserVerifier};
 

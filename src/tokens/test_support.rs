@@ -1,6 +1,9 @@
 //! Fixtures and hand-built tokens for the token tests, including unsigned and malformed ones.
 
+use std::sync::OnceLock;
+
 use hmac_sha256::HMAC;
+use jwt_simple::algorithms::RS256KeyPair;
 use jwt_simple::prelude::{Claims, Duration, JWTClaims, UnixTimeStamp};
 use jwt_simple::reexports::ct_codecs::{Base64UrlSafeNoPadding, Encoder};
 use serde_json::{Map, Value, json};
@@ -77,6 +80,12 @@ pub fn library_claims(
     library_claims.expires_at = Some(UnixTimeStamp::from_secs(expires_at));
     library_claims.invalid_before = None;
     library_claims
+}
+
+/// RSA key generation is slow in debug builds, so the tests share one key pair.
+pub fn rsa_key_pair() -> &'static RS256KeyPair {
+    static KEY_PAIR: OnceLock<RS256KeyPair> = OnceLock::new();
+    KEY_PAIR.get_or_init(|| RS256KeyPair::generate(2048).unwrap())
 }
 
 /// Claims of a valid callback body as the Document Server signs it, at [`NOW`].

@@ -3,18 +3,12 @@
 
 use std::fmt;
 
-use jwt_simple::JWTError;
-use jwt_simple::algorithms::{
-    ECDSAP256PublicKeyLike, ES256PublicKey, Ed25519PublicKey, EdDSAPublicKeyLike, RS256PublicKey,
-    RSAPublicKeyLike,
-};
-use jwt_simple::common::VerificationOptions;
-use jwt_simple::prelude::{Duration, UnixTimeStamp};
 use serde_json::{Map, Value};
 
 use super::TokenError;
 use super::access::AccessKind;
 use super::jwt::{self, HS256, HeaderRules, Leeway};
+use super::public_key::PublicKey;
 use super::secret::SecretKey;
 
 /// Setting that contains the HS256 secret of user tokens.
@@ -71,18 +65,15 @@ pub struct User {
 /// The key that signs user tokens. Each variant pins one algorithm.
 enum UserKey {
     Hs256(SecretKey),
-    Rs256(Box<RS256PublicKey>),
-    Es256(Box<ES256PublicKey>),
-    EdDsa(Box<Ed25519PublicKey>),
+    /// RS256, ES256 or EdDSA, depending on the key type.
+    Public(PublicKey),
 }
 
 impl UserKey {
     fn algorithm(&self) -> &'static str {
         match self {
             Self::Hs256(_) => HS256,
-            Self::Rs256(_) => "RS256",
-            Self::Es256(_) => "ES256",
-            Self::EdDsa(_) => "EdDSA",
+            Self::Public(key) => key.algorithm(),
         }
     }
 }
@@ -121,7 +112,7 @@ impl UserVerifier {
 
         let key = match (secret, public_key_pem) {
             (Some(secret), None) => UserKey::Hs256(SecretKey::new(USER_SECRET_SETTING, secret)?),
-            (None, Some(pem)) => parse_public_key(pem)?,
+            (None, Some(pem)) => UserKey::Public(PublicKey::from_pem(pem)?),
             (Some(_), Some(_)) => {
                 return Err(TokenError::Config(format!(
                     "both {USER_SECRET_SETTING} and {USER_PUBLIC_KEY_SETTING} are set; set only one"
@@ -172,37 +163,18 @@ impl UserVerifier {
             allow_key_id: true,
         };
         let compact = jwt::parse_compact(token, &rules)?;
-        self.verify_signature(&compact, token, now)?;
+        match &self.key {
+            UserKey::Hs256(secret) => jwt::verify_hmac(&compact, secret.bytes())?,
+            UserKey::Public(key) => {
+                key.verify(compact.signing_input.as_bytes(), &compact.signature)?
+            }
+        }
 
         let claims = jwt::decode_claims(&compact)?;
         jwt::check_times(&claims, now, self.leeway)?;
         self.check_issuer(&claims)?;
         self.check_audience(&claims)?;
         user_from_claims(&claims)
-    }
-
-    fn verify_signature(
-        &self,
-        compact: &jwt::CompactToken<'_>,
-        token: &str,
-        now: u64,
-    ) -> Result<(), TokenError> {
-        // jwt-simple verifies the signature, then checks `exp` with the same time and leeway.
-        // `check_times` applies every time rule afterwards, as for HS256 tokens.
-        let options = || VerificationOptions {
-            accept_future: true,
-            time_tolerance: Some(Duration::from_secs(self.leeway.secs())),
-            artificial_time: Some(UnixTimeStamp::from_secs(now)),
-            max_token_length: Some(jwt::MAX_TOKEN_BYTES),
-            ..VerificationOptions::default()
-        };
-        let result = match &self.key {
-            UserKey::Hs256(secret) => return jwt::verify_hmac(compact, secret.bytes()),
-            UserKey::Rs256(key) => key.verify_token::<Map<String, Value>>(token, Some(options())),
-            UserKey::Es256(key) => key.verify_token::<Map<String, Value>>(token, Some(options())),
-            UserKey::EdDsa(key) => key.verify_token::<Map<String, Value>>(token, Some(options())),
-        };
-        result.map(drop).map_err(map_library_error)
     }
 
     fn check_issuer(&self, claims: &Map<String, Value>) -> Result<(), TokenError> {
@@ -258,68 +230,6 @@ impl UserVerifier {
 
 fn non_empty(value: Option<&str>) -> Option<&str> {
     value.filter(|value| !value.trim().is_empty())
-}
-
-/// Parses a PEM public key and picks the algorithm from its type. Each jwt-simple parser accepts
-/// only keys whose SubjectPublicKeyInfo names its own algorithm (and curve), so at most one succeeds.
-fn parse_public_key(pem: &str) -> Result<UserKey, TokenError> {
-    let pem = pem.trim();
-    let config_error = |message: &str| {
-        Err(TokenError::Config(format!(
-            "{USER_PUBLIC_KEY_SETTING} {message}"
-        )))
-    };
-
-    if pem.contains("PRIVATE KEY-----") {
-        return config_error("contains a private key; set the public key only");
-    }
-    if pem.contains("-----BEGIN CERTIFICATE-----") {
-        return config_error(
-            "is a certificate; set its public key instead (`openssl x509 -pubkey -noout`)",
-        );
-    }
-    if pem.starts_with("-----BEGIN RSA PUBLIC KEY-----") {
-        return parse_rsa(pem);
-    }
-    if !pem.starts_with("-----BEGIN PUBLIC KEY-----") {
-        return config_error("is not a PEM public key starting with -----BEGIN PUBLIC KEY-----");
-    }
-
-    if let Ok(key) = Ed25519PublicKey::from_pem(pem) {
-        return Ok(UserKey::EdDsa(Box::new(key)));
-    }
-    if let Ok(key) = ES256PublicKey::from_pem(pem) {
-        return Ok(UserKey::Es256(Box::new(key)));
-    }
-    parse_rsa(pem)
-}
-
-fn parse_rsa(pem: &str) -> Result<UserKey, TokenError> {
-    match RS256PublicKey::from_pem(pem) {
-        Ok(key) => Ok(UserKey::Rs256(Box::new(key))),
-        Err(error) => match error.downcast_ref::<JWTError>() {
-            Some(JWTError::WeakKey | JWTError::UnsupportedRSAModulus) => Err(TokenError::Config(
-                format!("{USER_PUBLIC_KEY_SETTING} is an RSA key outside 2048 to 4096 bits"),
-            )),
-            _ => Err(TokenError::Config(format!(
-                "{USER_PUBLIC_KEY_SETTING} is not an RSA, EC P-256 or Ed25519 public key"
-            ))),
-        },
-    }
-}
-
-/// Maps a jwt-simple verification error. The header was already checked, so the remaining
-/// failures are the signature, `exp`, or claims that jwt-simple cannot decode.
-fn map_library_error(error: jwt_simple::Error) -> TokenError {
-    match error.downcast_ref::<JWTError>() {
-        Some(JWTError::InvalidSignature) => TokenError::BadSignature,
-        Some(JWTError::TokenHasExpired) => TokenError::Expired,
-        Some(JWTError::TokenNotValidYet | JWTError::ClockDrift) => TokenError::NotYetValid,
-        Some(JWTError::AlgorithmMismatch) => {
-            TokenError::Malformed("token algorithm is not accepted")
-        }
-        _ => TokenError::Malformed("token claims or signature cannot be decoded"),
-    }
 }
 
 fn user_from_claims(claims: &Map<String, Value>) -> Result<User, TokenError> {

@@ -1,8 +1,5 @@
-use std::sync::OnceLock;
-
 use jwt_simple::algorithms::{
-    ECDSAP256KeyPairLike, ES256KeyPair, Ed25519KeyPair, EdDSAKeyPairLike, RS256KeyPair,
-    RSAKeyPairLike,
+    ECDSAP256KeyPairLike, ES256KeyPair, Ed25519KeyPair, EdDSAKeyPairLike, RSAKeyPairLike,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -10,7 +7,7 @@ use uuid::Uuid;
 use super::*;
 use crate::tokens::test_support::{
     CONNECTOR_SECRET, DS_SECRET, NOW, USER_SECRET, b64_json, connector_secret, hmac_token, hs256,
-    hs256_user_verifier, library_claims, unsigned_token,
+    hs256_user_verifier, library_claims, rsa_key_pair, unsigned_token,
 };
 use crate::tokens::{AccessKind, Right, mint_access};
 
@@ -31,12 +28,6 @@ fn pem_verifier(pem: String) -> UserVerifier {
         public_key_pem: Some(pem),
         ..UserJwtSettings::default()
     })
-}
-
-/// RSA key generation is slow in debug builds, so the tests share one key pair.
-fn rsa_key_pair() -> &'static RS256KeyPair {
-    static KEY_PAIR: OnceLock<RS256KeyPair> = OnceLock::new();
-    KEY_PAIR.get_or_init(|| RS256KeyPair::generate(2048).unwrap())
 }
 
 #[test]
