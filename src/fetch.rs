@@ -11,6 +11,10 @@ pub enum OriginError {
     /// Not an absolute http(s) URL.
     #[error("not an absolute http or https URL")]
     NotHttp,
+    /// The host is not ASCII. Internationalized domain names are not mapped, because the `url`
+    /// crate is built without Unicode tables, so they must be written in punycode (`xn--`).
+    #[error("host name is not ASCII; write an internationalized domain name in punycode (xn--)")]
+    NonAsciiHost,
     /// The URL carries user info, which could hide the real host.
     #[error("user info in URL")]
     UserInfo,
@@ -47,7 +51,10 @@ impl DsOrigins {
         if before_query.contains('#') || query.is_some_and(|query| query.contains('#')) {
             return Err(OriginError::Foreign);
         }
-        let parsed = Url::parse(before_query).map_err(|_| OriginError::NotHttp)?;
+        let parsed = Url::parse(before_query).map_err(|error| match error {
+            url::ParseError::IdnaError => OriginError::NonAsciiHost,
+            _ => OriginError::NotHttp,
+        })?;
         if !matches!(parsed.scheme(), "http" | "https") || !parsed.has_host() {
             return Err(OriginError::NotHttp);
         }
@@ -291,6 +298,24 @@ mod tests {
         assert_eq!(origins().resolve("file:///etc/passwd"), Err(OriginError::NotHttp));
         assert_eq!(origins().resolve("ftp://ds.example.test/x"), Err(OriginError::NotHttp));
         assert_eq!(origins().resolve("/cache/x"), Err(OriginError::NotHttp));
+    }
+
+    #[test]
+    fn non_ascii_host_is_rejected() {
+        for raw in ["https://dś.example.test/cache/x", "https://ds.exämple.test/cache/x"] {
+            assert_eq!(origins().resolve(raw), Err(OriginError::NonAsciiHost), "{raw}");
+        }
+    }
+
+    #[test]
+    fn punycode_host_matches_punycode_base() {
+        let origins = DsOrigins { public: Some(Url::parse("https://xn--dcument-l0a.example.test").unwrap()), internal: None };
+
+        assert_eq!(
+            origins.resolve("https://XN--DCUMENT-L0A.example.test/cache/x"),
+            Ok("https://xn--dcument-l0a.example.test/cache/x".to_owned())
+        );
+        assert_eq!(origins.resolve("https://dócument.example.test/cache/x"), Err(OriginError::NonAsciiHost));
     }
 
     #[test]
