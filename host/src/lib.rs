@@ -53,6 +53,7 @@
 mod bindings;
 pub mod dev;
 pub mod engine;
+pub mod imports;
 pub mod kv;
 pub mod logging;
 pub mod outbound;

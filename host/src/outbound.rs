@@ -243,6 +243,12 @@ pub struct OutboundHooks {
 }
 
 impl OutboundHooks {
+    /// Builds the hooks of one request: the allow-list, the timeout caps, and the request id
+    /// that denied requests are logged with.
+    pub fn new(allowed: Arc<AllowedHosts>, timeouts: OutboundTimeouts, request_id: u64) -> Self {
+        Self { allowed, timeouts, request_id }
+    }
+
     fn capped(&self, requested: Option<RequestOptions>) -> RequestOptions {
         let requested = requested.unwrap_or_default();
         let cap = |asked: Option<Duration>, max: Duration| Some(asked.map_or(max, |asked| asked.min(max)));

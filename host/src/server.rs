@@ -29,11 +29,10 @@ use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpView as _};
 
 use crate::engine::{EPOCH_TICK, EngineOptions, EpochTicker, build_engine};
-use crate::kv::{KvBackend, KvView};
+use crate::kv::KvBackend;
 use crate::outbound::{OutboundHooks, OutboundTimeouts};
 use crate::runtime_config::RuntimeConfig;
 use crate::state::{GuestOutput, RequestState};
-use crate::variables::VariablesView;
 
 /// Bounds applied to every request.
 #[derive(Debug, Clone, Copy)]
@@ -111,13 +110,7 @@ impl Host {
         let mut linker = Linker::<RequestState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-        {
-            use crate::bindings::wasi::{config, keyvalue};
-            keyvalue::store::add_to_linker::<_, KvView<'static>>(&mut linker, RequestState::kv)?;
-            keyvalue::batch::add_to_linker::<_, KvView<'static>>(&mut linker, RequestState::kv)?;
-            keyvalue::atomics::add_to_linker::<_, KvView<'static>>(&mut linker, RequestState::kv)?;
-            config::store::add_to_linker::<_, VariablesView<'static>>(&mut linker, RequestState::variables)?;
-        }
+        crate::imports::add_to_linker(&mut linker, RequestState::kv, RequestState::variables)?;
         let instance_pre = linker
             .instantiate_pre(&component)
             .map_err(|err| anyhow::anyhow!("{name}: {}", one_line(&err)))?;

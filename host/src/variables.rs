@@ -64,6 +64,13 @@ pub struct VariablesView<'a> {
     pub(crate) variables: &'a Arc<Variables>,
 }
 
+impl<'a> VariablesView<'a> {
+    /// Builds the view that serves `variables`.
+    pub fn new(variables: &'a Arc<Variables>) -> Self {
+        Self { variables }
+    }
+}
+
 impl HasData for VariablesView<'static> {
     type Data<'a> = VariablesView<'a>;
 }

@@ -149,6 +149,19 @@ fn sqlite_data_survives_restart() {
 }
 
 #[test]
+fn config_file_store_type_picks_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("runtime-config.toml");
+    std::fs::write(&config, "[key_value_store.default]\ntype = \"spin\"\npath = \"state/kv.sqlite3\"\n").unwrap();
+    let wasm = guest_wasm();
+    let args = [wasm.to_str().unwrap(), "--listen", "127.0.0.1:0", "--config", config.to_str().unwrap()];
+    let host = HostProcess::start(&args, &[]);
+    assert_eq!(put(&host.url("/kv/set?store=default&key=colour"), b"blue").status, 204);
+    // The relative path is resolved against the configuration file's directory, as Spin does.
+    assert!(dir.path().join("state/kv.sqlite3").is_file(), "{}", host.log_text());
+}
+
+#[test]
 fn shutdown_finishes_request_in_flight() {
     let upstream = Upstream::start();
     let dir = tempfile::tempdir().unwrap();

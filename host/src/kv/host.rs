@@ -95,6 +95,19 @@ impl HasData for KvView<'static> {
     type Data<'a> = KvView<'a>;
 }
 
+impl<'a> KvView<'a> {
+    /// Builds the view of one store: its resource table, the backend, the labels it may open,
+    /// and the request id that backend errors are logged with.
+    pub fn new(
+        table: &'a mut ResourceTable,
+        backend: &'a Arc<dyn KvBackend>,
+        access: &'a KvAccess,
+        request_id: u64,
+    ) -> Self {
+        Self { table, backend, access, request_id }
+    }
+}
+
 impl KvView<'_> {
     fn bucket_label(&self, bucket: &Resource<Bucket>) -> wasmtime::Result<String> {
         Ok(self.table.get(bucket)?.label.clone())
