@@ -35,8 +35,9 @@ impl PublicKey {
     ///
     /// # Errors
     ///
-    /// [`TokenError::Config`] naming `user_jwt_public_key` for a private key, a certificate, or
-    /// anything but an RSA (2048 to 4096 bits, exponent 65537), EC P-256 or Ed25519 public key.
+    /// [`TokenError::Config`] naming `user_jwt_public_key` for a private key, a certificate, invalid
+    /// PEM, or anything but an RSA (2048 to 4096 bits, exponent 65537), EC P-256 or Ed25519 public
+    /// key.
     pub(crate) fn from_pem(pem: &str) -> Result<Self, TokenError> {
         let pem = pem.trim();
 
@@ -50,22 +51,31 @@ impl PublicKey {
                 "is a certificate; set its public key instead (`openssl x509 -pubkey -noout`)",
             ));
         }
-        if pem.starts_with("-----BEGIN RSA PUBLIC KEY-----") {
-            return rsa_key(RsaPublicKey::from_pkcs1_pem(pem).ok());
-        }
-        if !pem.starts_with("-----BEGIN PUBLIC KEY-----") {
+        if !pem.starts_with("-----BEGIN PUBLIC KEY-----")
+            && !pem.starts_with("-----BEGIN RSA PUBLIC KEY-----")
+        {
             return Err(config_error(
                 "is not a PEM public key starting with -----BEGIN PUBLIC KEY-----",
             ));
         }
 
-        if let Ok(key) = ed25519_compact::PublicKey::from_pem(pem) {
+        // Each key parser below reads DER, so the PEM text is decoded once, here.
+        let Ok((label, der)) = pem_rfc7468::decode_vec(pem.as_bytes()) else {
+            return Err(config_error(
+                "is not valid PEM (RFC 7468): check the BEGIN and END lines and the base64 text",
+            ));
+        };
+        if label == "RSA PUBLIC KEY" {
+            return rsa_key(RsaPublicKey::from_pkcs1_der(&der).ok());
+        }
+
+        if let Ok(key) = ed25519_compact::PublicKey::from_der(&der) {
             return Ok(Self::EdDsa(Box::new(key)));
         }
-        if let Ok(key) = p256::ecdsa::VerifyingKey::from_public_key_pem(pem) {
+        if let Ok(key) = p256::ecdsa::VerifyingKey::from_public_key_der(&der) {
             return Ok(Self::Es256(Box::new(key)));
         }
-        rsa_key(RsaPublicKey::from_public_key_pem(pem).ok())
+        rsa_key(RsaPublicKey::from_public_key_der(&der).ok())
     }
 
     /// Returns the JOSE name of the algorithm this key verifies.

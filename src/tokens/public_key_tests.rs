@@ -145,3 +145,18 @@ fn eddsa_other_input_or_length_is_bad() {
         Err(TokenError::BadSignature)
     );
 }
+
+#[test]
+fn crlf_pem_is_accepted() {
+    let key_pair = Ed25519KeyPair::generate();
+    let pem = key_pair.public_key().to_pem().replace('\n', "\r\n");
+
+    assert_eq!(PublicKey::from_pem(&pem).unwrap().algorithm(), "EdDSA");
+}
+
+#[test]
+fn broken_base64_is_invalid_pem() {
+    let pem = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA*\n-----END PUBLIC KEY-----";
+
+    assert!(config_message(pem).contains("not valid PEM"));
+}
