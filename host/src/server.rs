@@ -276,12 +276,16 @@ impl Host {
         let pre = self.pre.clone();
         let task = tokio::spawn(
             async move {
-                let _permit = permit;
                 let result = async {
                     let proxy = pre.instantiate_async(&mut store).await?;
                     proxy.wasi_http_incoming_handler().call_handle(&mut store, incoming, outparam).await
                 }
                 .await;
+                // The instance gives its pool slot back when the store drops. Releasing the permit
+                // first would let a waiting request instantiate while every slot is still taken,
+                // and fail with "maximum concurrent limit ... reached".
+                drop(store);
+                drop(permit);
                 if let Err(err) = &result {
                     tracing::error!(error = %one_line(err), "guest failed");
                 }

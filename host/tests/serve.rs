@@ -244,6 +244,25 @@ fn request_body_over_limit_gets_413() {
     assert_eq!(get(&host.url("/")).text(), "ok", "the host keeps serving");
 }
 
+/// More clients than the concurrency limit: requests past it wait for a permit, and each one
+/// must find a free instance slot in the pool once it gets the permit.
+#[test]
+fn requests_over_concurrency_limit_all_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut setup = Setup::default();
+    setup.limits.max_concurrent_requests = 1;
+    let host = TestHost::start(&guest_wasm(), sqlite_backend(&dir), setup).unwrap();
+
+    let clients: Vec<_> = (0..32)
+        .map(|_| {
+            let url = host.url("/");
+            std::thread::spawn(move || (0..50).map(|_| get(&url).status).filter(|&status| status != 200).count())
+        })
+        .collect();
+    let failures: usize = clients.into_iter().map(|client| client.join().unwrap()).sum();
+    assert_eq!(failures, 0, "responses other than 200 out of 1600");
+}
+
 #[test]
 fn endless_loop_gets_500_and_host_serves() {
     let dir = tempfile::tempdir().unwrap();
