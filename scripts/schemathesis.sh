@@ -24,12 +24,13 @@ cargo build --release --locked -p efalia-host
 HOST="$TARGET_DIR/release/efalia-host"
 COMPONENT="$TARGET_DIR/wasm32-wasip2/release/efalia_onlyoffice.wasm"
 
-# CPython before 3.12 can raise "SystemError: AST constructor recursion depth mismatch" when
-# threads parse code at the same time (fixed in later releases), which Hypothesis does while it
-# draws examples. Prefer a newer interpreter when the machine has one.
+# CPython 3.11.7 can raise "SystemError: AST constructor recursion depth mismatch" when threads
+# parse code at the same time, which Hypothesis does while it draws examples. Prefer a newer
+# interpreter when the machine has one.
 PYTHON=python3
 for candidate in python3.13 python3.12 "$HOME"/.pyenv/versions/3.13*/bin/python3 "$HOME"/.pyenv/versions/3.12*/bin/python3; do
-  if command -v "$candidate" >/dev/null 2>&1; then
+  # pyenv shims exist for versions that are not selected, so run the candidate to test it.
+  if "$candidate" -c 'import sys' >/dev/null 2>&1; then
     PYTHON=$candidate
     break
   fi
