@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace: unit tests, and the host's integration tests, which build
-# the test guest for wasm32-wasip2 and start their own redis-server processes on free ports.
+# Runs every test: the workspace's unit and integration tests, which build the components for
+# wasm32-wasip2 and start their own redis-server processes on free ports, then Schemathesis
+# against the connector served by the host those tests built. Arguments go to `cargo test`, and
+# with arguments Schemathesis does not run, because a filtered run may not build the host.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,3 +23,11 @@ if ! command -v redis-server >/dev/null 2>&1; then
 fi
 
 cargo test --workspace --locked "$@"
+
+# The run above has built the connector (release, into target/component) and the host (debug):
+# Schemathesis uses them instead of building a release host.
+if [ "$#" -eq 0 ]; then
+  EFALIA_HOST_BIN=target/debug/efalia-host \
+  EFALIA_COMPONENT=target/component/wasm32-wasip2/release/efalia_onlyoffice.wasm \
+    bash scripts/schemathesis.sh
+fi
