@@ -193,7 +193,13 @@ impl Settings {
 
 fn parse_base_url(setting: &'static str, text: &str) -> Result<Url, Error> {
     let problem = |problem: &str| Error::Config { setting, problem: problem.to_owned() };
-    let mut url = Url::parse(text).map_err(|err| problem(&format!("not a URL: {err}")))?;
+    let mut url = Url::parse(text).map_err(|err| match err {
+        // `url` is built without Unicode tables, so only ASCII host names parse.
+        url::ParseError::IdnaError => {
+            problem("the host name is not ASCII; write an internationalized domain name in punycode (xn--)")
+        }
+        _ => problem(&format!("not a URL: {err}")),
+    })?;
     if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
         return Err(problem("expected an absolute http or https URL"));
     }
@@ -236,6 +242,20 @@ mod tests {
         assert!(settings(&[("public_base_url", "https://ged.example.test/?a=1")]).public_base_url().is_err());
         assert!(settings(&[("public_base_url", "https://u:p@ged.example.test")]).public_base_url().is_err());
         assert!(settings(&[("public_base_url", "ftp://ged.example.test")]).public_base_url().is_err());
+    }
+
+    #[test]
+    fn non_ascii_base_url_host_rejected() {
+        let err = settings(&[("onlyoffice_public_url", "https://bureautique.exemple-édition.test")])
+            .onlyoffice_public_url()
+            .unwrap_err();
+        let punycode = settings(&[("onlyoffice_public_url", "https://bureautique.xn--exemple-dition-ikb.test")])
+            .onlyoffice_public_url()
+            .unwrap();
+
+        assert!(matches!(&err, Error::Config { setting: "onlyoffice_public_url", .. }), "{err}");
+        assert!(err.to_string().contains("punycode"), "{err}");
+        assert_eq!(punycode.unwrap().host_str(), Some("bureautique.xn--exemple-dition-ikb.test"));
     }
 
     #[test]
