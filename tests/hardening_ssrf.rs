@@ -190,6 +190,8 @@ fn foreign_callback_urls_are_refused() {
         refused("percent-encoded DS host over http", "http://%64s.example.test/cache/files/x".to_owned()),
         refused("percent-encoded foreign host", format!("https://%65vil.example.test{file}")),
         refused("percent-encoded loopback", format!("http://%31%32%37.0.0.1:{port}/")),
+        refused("non-ASCII look-alike of the DS host (s with acute)", format!("https://dś.example.test{file}")),
+        refused("non-ASCII look-alike of the DS host (a with diaeresis)", format!("https://ds.exämple.test{file}")),
         refused("4 000-character URL on the recording server", format!("{}/{}", bench.recorder.base(), "a".repeat(4000))),
         refused("file scheme", "file:///etc/passwd".to_owned()),
         refused("ftp scheme on the DS host", format!("ftp://ds.example.test{file}")),
