@@ -24,8 +24,8 @@ fi
 HOST=${EFALIA_HOST_BIN:-}
 COMPONENT=${EFALIA_COMPONENT:-}
 if [ -z "$COMPONENT" ]; then
-  cargo build --release --locked --target wasm32-wasip2 -p efalia-onlyoffice
-  COMPONENT="$TARGET_DIR/wasm32-wasip2/release/efalia_onlyoffice.wasm"
+  cargo rustc --locked --profile component --target wasm32-wasip2 -p efalia-onlyoffice --lib --crate-type cdylib
+  COMPONENT="$TARGET_DIR/wasm32-wasip2/component/efalia_onlyoffice.wasm"
 fi
 if [ -z "$HOST" ]; then
   cargo build --release --locked -p efalia-host

@@ -10,9 +10,9 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
   rustup target add wasm32-wasip2
 fi
 
-cargo build --release --locked --target wasm32-wasip2 -p efalia-onlyoffice
+cargo rustc --locked --profile component --target wasm32-wasip2 -p efalia-onlyoffice --lib --crate-type cdylib
 cargo build --release --locked -p efalia-host
 
 target/release/efalia-host dev-config data/efalia.toml
-exec target/release/efalia-host serve target/wasm32-wasip2/release/efalia_onlyoffice.wasm \
+exec target/release/efalia-host serve target/wasm32-wasip2/component/efalia_onlyoffice.wasm \
   --config data/efalia.toml --sqlite-path data/kv.sqlite3 "$@"

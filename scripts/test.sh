@@ -28,6 +28,6 @@ cargo test --workspace --locked "$@"
 # Schemathesis uses them instead of building a release host.
 if [ "$#" -eq 0 ]; then
   EFALIA_HOST_BIN=target/debug/efalia-host \
-  EFALIA_COMPONENT=target/component/wasm32-wasip2/release/efalia_onlyoffice.wasm \
+  EFALIA_COMPONENT=target/component/wasm32-wasip2/component/efalia_onlyoffice.wasm \
     bash scripts/schemathesis.sh
 fi

@@ -24,7 +24,7 @@ fn every_setting_is_a_component_variable() {
 fn component_uses_default_store_and_ds_allow_list() {
     let manifest = manifest();
     let component = &manifest["component"]["efalia-onlyoffice"];
-    assert_eq!(component["source"].as_str(), Some("target/wasm32-wasip2/release/efalia_onlyoffice.wasm"));
+    assert_eq!(component["source"].as_str(), Some("target/wasm32-wasip2/component/efalia_onlyoffice.wasm"));
     assert_eq!(component["key_value_stores"].as_array().unwrap(), &vec![toml::Value::from("default")]);
     assert_eq!(
         component["allowed_outbound_hosts"].as_array().unwrap(),

@@ -143,7 +143,7 @@ impl FileType {
             .copied()
             .ok_or_else(|| OnlyOfficeError::UnsupportedFileType {
                 extension: extension
-                    .to_lowercase()
+                    .to_ascii_lowercase()
                     .chars()
                     .take(MAX_REPORTED_EXTENSION_CHARS)
                     .collect(),

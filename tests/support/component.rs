@@ -15,7 +15,8 @@ pub fn workspace_root() -> PathBuf {
     }
 }
 
-/// Builds the release component for `wasm32-wasip2` and returns the path of the `.wasm`.
+/// Builds the component for `wasm32-wasip2` with the `component` profile, as a cdylib only so
+/// that LTO applies, and returns the path of the `.wasm`.
 pub fn component_wasm() -> PathBuf {
     static WASM: OnceLock<PathBuf> = OnceLock::new();
     WASM.get_or_init(|| {
@@ -23,7 +24,8 @@ pub fn component_wasm() -> PathBuf {
         let target_dir = root.join("target").join("component");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
         let output = Command::new(cargo)
-            .args(["build", "--release", "--locked", "--target", "wasm32-wasip2", "-p", "efalia-onlyoffice"])
+            .args(["rustc", "--locked", "--profile", "component", "--target", "wasm32-wasip2"])
+            .args(["-p", "efalia-onlyoffice", "--lib", "--crate-type", "cdylib"])
             .arg("--manifest-path")
             .arg(root.join("Cargo.toml"))
             .arg("--target-dir")
@@ -35,7 +37,7 @@ pub fn component_wasm() -> PathBuf {
             "building the component failed:\n{}",
             String::from_utf8_lossy(&output.stderr)
         );
-        target_dir.join("wasm32-wasip2/release/efalia_onlyoffice.wasm")
+        target_dir.join("wasm32-wasip2/component/efalia_onlyoffice.wasm")
     })
     .clone()
 }
