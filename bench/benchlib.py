@@ -21,19 +21,22 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HOST = os.path.join(ROOT, "target/release/efalia-host")
-CONNECTOR = os.path.join(ROOT, "target/wasm32-wasip2/release/efalia_onlyoffice.wasm")
+CONNECTOR = os.path.join(ROOT, "target/wasm32-wasip2/component/efalia_onlyoffice.wasm")
+# The connector's build: a cdylib alone, so that LTO applies, with the `component` profile.
+CONNECTOR_BUILD = ["cargo", "rustc", "--locked", "-q", "--profile", "component", "--target", "wasm32-wasip2",
+                   "-p", "efalia-onlyoffice", "--lib", "--crate-type", "cdylib"]
 GUEST = os.path.join(ROOT, "target/guest/wasm32-wasip2/release/host_test_guest.wasm")
 USER = "u-101"
 
 
 def build() -> None:
-    """Builds the release host, the release connector and the test guest, unless
+    """Builds the release host, the connector and the test guest, unless
     EFALIA_BENCH_SKIP_BUILD=1 asks to use the binaries already in target/."""
     if os.environ.get("EFALIA_BENCH_SKIP_BUILD") == "1":
         return
     steps = [
         ["cargo", "build", "--release", "--locked", "-q", "-p", "efalia-host"],
-        ["cargo", "build", "--release", "--locked", "-q", "--target", "wasm32-wasip2", "-p", "efalia-onlyoffice"],
+        CONNECTOR_BUILD,
         ["cargo", "build", "--release", "--locked", "-q", "--target", "wasm32-wasip2",
          "--manifest-path", "host/tests/guest/Cargo.toml", "--target-dir", "target/guest"],
     ]

@@ -26,9 +26,11 @@ import threading
 import time
 import urllib.request
 
+from benchlib import CONNECTOR_BUILD
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HOST = os.path.join(ROOT, "target/release/efalia-host")
-COMPONENT = os.path.join(ROOT, "target/wasm32-wasip2/release/efalia_onlyoffice.wasm")
+COMPONENT = os.path.join(ROOT, "target/wasm32-wasip2/component/efalia_onlyoffice.wasm")
 DS_SECRET = "bench-ds-secret-0123456789abcdefghijkl"
 DOC = "5b1c2d3e-4f50-4a61-8b72-93a4b5c6d7e8"
 
@@ -140,8 +142,7 @@ def main() -> None:
     runs = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     size = size_mb * 1000 * 1000
     subprocess.run(["cargo", "build", "--release", "--locked", "-q", "-p", "efalia-host"], cwd=ROOT, check=True)
-    subprocess.run(["cargo", "build", "--release", "--locked", "-q", "--target", "wasm32-wasip2", "-p", "efalia-onlyoffice"],
-                   cwd=ROOT, check=True)
+    subprocess.run(CONNECTOR_BUILD, cwd=ROOT, check=True)
 
     work = tempfile.mkdtemp(prefix="efalia-bench-")
     big = os.path.join(work, "big.docx")

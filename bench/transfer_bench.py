@@ -26,6 +26,7 @@ import subprocess
 import tempfile
 import time
 
+from benchlib import CONNECTOR_BUILD
 from save_bench import (COMPONENT, HOST, ROOT, free_port, make_zip_like, peak_rss_kib, request, serve_stand_in,
                         signed_callback, write_config)
 
@@ -139,7 +140,7 @@ def main() -> None:
     parser.add_argument("--runs", default="5,5,3", help="runs per size, comma-separated, same order as --sizes")
     parser.add_argument("--no-build", action="store_true", help="use the binaries as they are, without cargo build")
     parser.add_argument("--host", default=HOST, help="efalia-host binary (default: the release build)")
-    parser.add_argument("--component", default=COMPONENT, help="connector .wasm (default: the release build)")
+    parser.add_argument("--component", default=COMPONENT, help="connector .wasm (default: the component build)")
     args = parser.parse_args()
     sizes = [int(part) for part in args.sizes.split(",")]
     runs = [int(part) for part in args.runs.split(",")]
@@ -147,8 +148,7 @@ def main() -> None:
         parser.error("--runs needs one count per size")
     if not args.no_build:
         subprocess.run(["cargo", "build", "--release", "--locked", "-q", "-p", "efalia-host"], cwd=ROOT, check=True)
-        subprocess.run(["cargo", "build", "--release", "--locked", "-q", "--target", "wasm32-wasip2",
-                        "-p", "efalia-onlyoffice"], cwd=ROOT, check=True)
+        subprocess.run(CONNECTOR_BUILD, cwd=ROOT, check=True)
 
     store = "redis" if args.redis else "sqlite"
     rows = []
