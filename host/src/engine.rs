@@ -30,6 +30,13 @@ pub struct EngineOptions {
     pub max_instances: u32,
 }
 
+/// Bytes at the start of each pooled linear memory that are reset with `memset` and kept mapped,
+/// in place of `madvise` and page faults at the next instance. 512 KiB raised the connector's
+/// requests per second by about 12 % in `bench/routes_bench.py`.
+const MEMORY_KEEP_RESIDENT_BYTES: usize = 512 * 1024;
+/// Same for each pooled table.
+const TABLE_KEEP_RESIDENT_BYTES: usize = 64 * 1024;
+
 /// Builds the engine, trying the pooling allocator first when allowed.
 ///
 /// Returns the engine and whether it pools. The pool reserves virtual address space up front,
@@ -50,7 +57,9 @@ pub fn build_engine(options: &EngineOptions) -> anyhow::Result<(Engine, bool)> {
             .total_stacks(options.max_instances)
             .max_memory_size(options.max_instance_memory)
             .max_memories_per_component(2)
-            .max_tables_per_component(4);
+            .max_tables_per_component(4)
+            .linear_memory_keep_resident(MEMORY_KEEP_RESIDENT_BYTES)
+            .table_keep_resident(TABLE_KEEP_RESIDENT_BYTES);
         let mut config = base_config();
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         match Engine::new(&config) {
