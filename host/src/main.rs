@@ -224,27 +224,35 @@ fn dev_token(args: &DevTokenArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// Registers the SIGINT and SIGTERM handlers at once, and returns a future that resolves on
+/// either. Registering before the listener accepts matters: a signal that arrives before the
+/// first poll of a lazy handler would otherwise kill the process with the default action.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot listen for SIGTERM; only SIGINT stops the host");
-                let _ = interrupt.await;
-                return;
+        use tokio::signal::unix::{SignalKind, signal};
+
+        let handlers = signal(SignalKind::interrupt())
+            .and_then(|interrupt| Ok((interrupt, signal(SignalKind::terminate())?)));
+        async move {
+            match handlers {
+                Ok((mut interrupt, mut terminate)) => tokio::select! {
+                    _ = interrupt.recv() => tracing::info!("SIGINT received"),
+                    _ = terminate.recv() => tracing::info!("SIGTERM received"),
+                },
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot register the SIGINT and SIGTERM handlers; falling back to Ctrl-C");
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
-        };
-        tokio::select! {
-            _ = interrupt => tracing::info!("SIGINT received"),
-            _ = terminate.recv() => tracing::info!("SIGTERM received"),
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = interrupt.await;
-        tracing::info!("interrupt received");
+        let interrupt = tokio::signal::ctrl_c();
+        async move {
+            let _ = interrupt.await;
+            tracing::info!("interrupt received");
+        }
     }
 }
