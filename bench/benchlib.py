@@ -31,7 +31,7 @@ USER = "u-101"
 
 def build() -> None:
     """Builds the release host, the connector and the test guest, unless
-    EFALIA_BENCH_SKIP_BUILD=1 asks to use the binaries already in target/."""
+    EFALIA_BENCH_SKIP_BUILD=1 is set, which keeps the binaries already in target/."""
     if os.environ.get("EFALIA_BENCH_SKIP_BUILD") == "1":
         return
     steps = [
@@ -59,6 +59,38 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def start_redis(work: str, *settings: str) -> tuple[subprocess.Popen, int]:
+    """Starts redis-server on a free loopback port with its data in `work/redis` and the extra
+    `settings` (for example `--appendonly yes`), and waits for its PING reply."""
+    port = free_port()
+    folder = os.path.join(work, "redis")
+    os.mkdir(folder)
+    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", *settings,
+                               "--dir", folder, "--logfile", os.path.join(folder, "redis.log")],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                if sock.recv(16).startswith(b"+PONG"):
+                    return server, port
+        except OSError:
+            time.sleep(0.1)
+    server.terminate()
+    raise RuntimeError(f"redis-server did not start on port {port}")
+
+
+def wait_for_response(url: str, attempts: int) -> None:
+    """Waits until `url` returns any HTTP response, at most `attempts` tenths of a second."""
+    for _ in range(attempts):
+        try:
+            request("GET", url)
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"no response from {url}")
 
 
 def request(method: str, url: str, token: str = None, body: bytes = None, headers: dict = None):

@@ -20,7 +20,6 @@ Needs wrk and redis-server (Debian packages `wrk`, `redis-server`).
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,27 +29,6 @@ import benchlib
 from benchlib import Host, request
 
 VALUE = "v" * 64
-
-
-def start_redis(work: str) -> tuple[subprocess.Popen, int]:
-    """Starts redis-server on a free loopback port and waits for its PING reply."""
-    port = benchlib.free_port()
-    folder = os.path.join(work, "redis")
-    os.mkdir(folder)
-    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                               "--appendonly", "yes", "--appendfsync", "everysec", "--dir", folder,
-                               "--logfile", os.path.join(folder, "redis.log")],
-                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-                sock.sendall(b"PING\r\n")
-                if sock.recv(16).startswith(b"+PONG"):
-                    return server, port
-        except OSError:
-            time.sleep(0.1)
-    server.terminate()
-    raise RuntimeError(f"redis-server did not start on port {port}")
 
 
 def scripts(work: str, backend: str) -> dict:
@@ -97,7 +75,7 @@ def main() -> None:
     work = tempfile.mkdtemp(prefix="efalia-kv-")
     processes = []
     try:
-        redis, redis_port = start_redis(work)
+        redis, redis_port = benchlib.start_redis(work, "--appendonly", "yes", "--appendfsync", "everysec")
         processes.append(redis)
         hosts = {
             "sqlite": Host(benchlib.GUEST, work, "sqlite", ["--max-concurrent-requests", "256"]),

@@ -10,14 +10,10 @@ Prints the median save time, throughput, the loopback baseline, and the host's p
 before and after the saves.
 """
 
-import base64
-import hashlib
-import hmac
 import http.server
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,29 +22,13 @@ import threading
 import time
 import urllib.request
 
-from benchlib import CONNECTOR_BUILD
+from benchlib import CONNECTOR_BUILD, free_port, hs256, wait_for_response
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HOST = os.path.join(ROOT, "target/release/efalia-host")
 COMPONENT = os.path.join(ROOT, "target/wasm32-wasip2/component/efalia_onlyoffice.wasm")
 DS_SECRET = "bench-ds-secret-0123456789abcdefghijkl"
 DOC = "5b1c2d3e-4f50-4a61-8b72-93a4b5c6d7e8"
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def hs256(claims: dict, secret: str) -> str:
-    signing_input = b64url(b'{"alg":"HS256","typ":"JWT"}') + "." + b64url(json.dumps(claims).encode())
-    signature = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
-    return signing_input + "." + b64url(signature)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def make_zip_like(path: str, size: int) -> None:
@@ -157,12 +137,7 @@ def main() -> None:
     server = serve_stand_in(big, ds_port)
     try:
         base = f"http://127.0.0.1:{host_port}"
-        for _ in range(100):
-            try:
-                request("GET", base + "/health")
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_for_response(base + "/health", 100)
         user = subprocess.run([HOST, "dev-token", "--config", config], capture_output=True, text=True, check=True).stdout.strip()
         with open(os.path.join(ROOT, "tests/fixtures/rapport.docx"), "rb") as fixture:
             request("PUT", f"{base}/api/documents/{DOC}/binaire?nom=rapport.docx", user, fixture.read())

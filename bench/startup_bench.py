@@ -2,8 +2,9 @@
 """Start-up and per-request instantiation benchmark of the release host.
 
 1. Start-up: the time from starting `efalia-host serve` with the release connector to the first
-   200 response of `GET /health`, polled every 5 ms; the host compiles the component with Cranelift
-   at every start (it keeps no compiled-code cache). The same is measured for the test guest.
+   200 response of `GET /health`, polled every 5 ms. The host compiles the component with
+   Cranelift at every start, because it keeps no compiled-code cache. The same is measured for the
+   test guest.
 2. Per-request time inside the host: with RUST_LOG=info the host logs `duration_us` for every
    request, from the moment hyper hands it the request to the moment the guest has set the
    response head, so it covers the store creation, the instantiation and the guest's handler.

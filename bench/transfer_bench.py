@@ -26,8 +26,8 @@ import subprocess
 import tempfile
 import time
 
-from benchlib import CONNECTOR_BUILD
-from save_bench import (COMPONENT, HOST, ROOT, free_port, make_zip_like, peak_rss_kib, request, serve_stand_in,
+from benchlib import CONNECTOR_BUILD, free_port, start_redis, wait_for_response
+from save_bench import (COMPONENT, HOST, ROOT, make_zip_like, peak_rss_kib, request, serve_stand_in,
                         signed_callback, write_config)
 
 DOC = "6c2d3e4f-5061-4a72-8b83-a4b5c6d7e8f9"
@@ -48,19 +48,6 @@ def curl_to_file(url: str, target: str) -> float:
     return elapsed
 
 
-def start_redis(work: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    redis = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", work],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        if subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).returncode == 0:
-            break
-        time.sleep(0.1)
-    return redis, f"redis://127.0.0.1:{port}/0"
-
-
 def measure_size(size_mb: int, runs: int, use_redis: bool, binaries: tuple[str, str]) -> dict:
     size = size_mb * 1000 * 1000
     work = tempfile.mkdtemp(prefix="efalia-transfer-")
@@ -76,7 +63,9 @@ def measure_size(size_mb: int, runs: int, use_redis: bool, binaries: tuple[str, 
         write_config(config, host_port, ds_base, size)
         store_args = ["--sqlite-path", os.path.join(work, "kv.sqlite3")]
         if use_redis:
-            redis, url = start_redis(work)
+            # No persistence: the Redis figures include no disk write.
+            redis, redis_port = start_redis(work, "--appendonly", "no")
+            url = f"redis://127.0.0.1:{redis_port}/0"
             store_args = ["--redis-url", url]
         host = subprocess.Popen(
             [binaries[0], "serve", binaries[1], "--listen", f"127.0.0.1:{host_port}", "--config", config,
@@ -84,12 +73,7 @@ def measure_size(size_mb: int, runs: int, use_redis: bool, binaries: tuple[str, 
             stderr=open(os.path.join(work, "host.log"), "w"), env={**os.environ, "RUST_LOG": "warn"})
         server = serve_stand_in(big, ds_port)
         base = f"http://127.0.0.1:{host_port}"
-        for _ in range(300):
-            try:
-                request("GET", base + "/health")
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_for_response(base + "/health", 300)
         user = subprocess.run([binaries[0], "dev-token", "--config", config], capture_output=True, text=True,
                               check=True).stdout.strip()
         with open(os.path.join(ROOT, "tests/fixtures/rapport.docx"), "rb") as fixture:
@@ -112,7 +96,8 @@ def measure_size(size_mb: int, runs: int, use_redis: bool, binaries: tuple[str, 
             started = time.monotonic()
             status, reply = request("POST", callback, body=body, content_type="application/json")
             times["save"].append(time.monotonic() - started)
-            assert status == 200 and json.loads(reply) == {"error": 0}, reply
+            assert status == 200, reply
+            assert json.loads(reply) == {"error": 0}, reply
             times["save_base"].append(curl_to_file(f"{ds_base}/cache/output.docx", target))
 
             _, acces = request("GET", f"{base}/api/only-office/{DOC}/acces", user)

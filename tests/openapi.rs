@@ -1,7 +1,7 @@
 //! The OpenAPI document in `openapi/`: served as committed, describes every route, and keeps
 //! Efalia's three published operations exactly as published.
 //!
-//! `tests/fixtures/efalia-api/` holds the three OpenAPI fragments Efalia publishes for its
+//! `tests/fixtures/efalia-api/` contains the three OpenAPI fragments Efalia publishes for its
 //! OnlyOffice routes, one operation each, unchanged.
 
 mod support;
